@@ -1,0 +1,296 @@
+"""The request id filter: a drop-in replacement for oslo's ``RequestId``.
+
+Per request it validates the inbound ``X-OpenStack-Request-ID`` and the
+trace-link headers, mints a fresh local id, sets oslo's environ keys, makes
+the ids current (our holder and oslo.context's thread-local) for exactly the
+time the request is served, and answers the local id.
+"""
+
+import logging
+import os
+import sys
+import threading
+
+from oslo_config import cfg
+from oslo_context import context as oslo_context
+
+from global_reqid import context as reqid_context
+from global_reqid import ids
+from global_reqid import opts
+
+LOG = logging.getLogger(__name__)
+
+#: Paste keys oslo.middleware's base understands; we honour them too.
+OSLO_PASTE_KEYS = frozenset(
+    ('oslo_config_project', 'oslo_config_file', 'oslo_config_program'))
+#: Keys PasteDeploy puts in every filter's global conf.
+_PASTE_INTERNAL_KEYS = frozenset(('__file__', 'here'))
+#: Program names that say nothing about the service they run.
+_GENERIC_PROGRAMS = frozenset((
+    'gunicorn', 'uwsgi', 'httpd', 'apache2', 'mod_wsgi', 'mod_wsgi-express',
+    'python', 'python3', 'pytest', 'py.test', '-c', '', 'waitress-serve',
+    'uvicorn'))
+
+_HEADER_NAME = ids.SERVICE_NAME_PATTERN  # token chars, enough for headers
+_TRACE_LINKS = (
+    (ids.HTTP_CALLER, ids.ENV_CALLER, ids.is_valid_service_name, 'caller'),
+    (ids.HTTP_PARENT, ids.ENV_PARENT_REQUEST_ID, ids.is_valid_request_id,
+     'parent'),
+)
+
+
+class ConfigError(ValueError):
+    """The filter's configuration is wrong; raised when it is loaded."""
+
+
+def _option_names():
+    return frozenset(opt.dest for opt in opts.MIDDLEWARE_OPTS)
+
+
+def check_paste_options(conf):
+    """Raise :class:`ConfigError` for a key no part of the filter knows."""
+    unknown = sorted(set(conf) - _option_names() - OSLO_PASTE_KEYS
+                     - _PASTE_INTERNAL_KEYS)
+    if unknown:
+        raise ConfigError(
+            'global_reqid: unknown option(s) %s in the filter\'s paste '
+            'section; known: %s' % (
+                ', '.join(unknown),
+                ', '.join(sorted(_option_names() | OSLO_PASTE_KEYS))))
+
+
+def _oslo_conf_for(conf):
+    """The ConfigOpts that backs a paste dict, as oslo.middleware finds it."""
+    if 'oslo_config_project' not in conf:
+        # NOTE: the global CONF only here, at the edge, as oslo does:
+        # services parse it before they load their paste pipeline.
+        return cfg.CONF
+    oslo_conf = cfg.ConfigOpts()
+    files = ([conf['oslo_config_file']] if 'oslo_config_file' in conf
+             else None)
+    oslo_conf([], project=conf['oslo_config_project'],
+              prog=conf.get('oslo_config_program'),
+              default_config_files=files, validate_default_values=True)
+    return oslo_conf
+
+
+def default_service_name(paste_file=None, oslo_conf=None, argv0=None):
+    """Guess a service name from the paste file, oslo.config or the program.
+
+    ``/etc/glance/glance-api-paste.ini`` gives ``glance-api``,
+    ``/etc/nova/api-paste.ini`` gives ``nova-api``,
+    ``/etc/swift/proxy-server.conf`` gives ``swift-proxy-server``.
+    """
+    if paste_file:
+        folder = os.path.basename(os.path.dirname(os.path.abspath(
+            paste_file)))
+        stem = os.path.basename(paste_file).split('.')[0]
+        for suffix in ('-paste', '_paste'):
+            if stem.endswith(suffix):
+                stem = stem[:-len(suffix)]
+        if folder and folder not in ('etc', 'tmp') and \
+                not stem.startswith(folder):
+            stem = '%s-%s' % (folder, stem)
+        if ids.is_valid_service_name(stem):
+            return stem
+    for attr in ('prog', 'project'):
+        name = getattr(oslo_conf, attr, None) if oslo_conf else None
+        if name and ids.is_valid_service_name(name):
+            return name
+    program = os.path.basename(argv0 if argv0 is not None
+                               else (sys.argv[0] if sys.argv else ''))
+    if program.endswith('.py'):
+        program = program[:-3]
+    if program not in _GENERIC_PROGRAMS and ids.is_valid_service_name(
+            program):
+        return program
+    return 'unknown'
+
+
+class RequestId:
+    """WSGI filter that gives every request a local and a global id.
+
+    Use it as a paste filter::
+
+        [filter:global_reqid]
+        paste.filter_factory = global_reqid.middleware:RequestId.factory
+        service_name = glance-api
+
+    or in code-built pipelines: ``RequestId(app, conf)`` where ``conf`` is a
+    dict of the options above or an oslo.config ``ConfigOpts``.
+    """
+
+    def __init__(self, application, conf=None):
+        self.application = application
+        if isinstance(conf, cfg.ConfigOpts):
+            paste, oslo_conf = {}, conf
+        else:
+            paste = dict(conf or {})
+            check_paste_options(paste)
+            oslo_conf = _oslo_conf_for(paste)
+        oslo_conf.register_opts(opts.MIDDLEWARE_OPTS, group=opts.GROUP)
+        group = getattr(oslo_conf, opts.GROUP)
+        values = {}
+        for opt in opts.MIDDLEWARE_OPTS:
+            if opt.dest in paste:
+                try:
+                    values[opt.dest] = opt.type(paste[opt.dest])
+                except ValueError as exc:
+                    raise ConfigError('global_reqid: bad value for %s: %s'
+                                      % (opt.dest, exc)) from None
+            else:
+                values[opt.dest] = getattr(group, opt.dest)
+
+        name = values['service_name'] or default_service_name(
+            paste.get('__file__'), oslo_conf)
+        if not ids.is_valid_service_name(name):
+            raise ConfigError(
+                'global_reqid: service_name %r is not 1-64 characters of '
+                '[A-Za-z0-9._:-]' % (name,))
+        self.service_name = name
+
+        answer = [ids.REQUEST_ID_HEADER]
+        for header in values['compat_headers'] or ():
+            header = header.strip()
+            if not _HEADER_NAME.fullmatch(header):
+                raise ConfigError('global_reqid: compat_headers: %r is not '
+                                  'an HTTP header name' % (header,))
+            if header.lower() not in {h.lower() for h in answer}:
+                answer.append(header)
+        self.answer_headers = tuple(answer)
+        self._answer_lower = frozenset(h.lower() for h in answer)
+
+        self._lock = threading.Lock()
+        self._dropped = {'request_id': 0, 'caller': 0, 'parent': 0}
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        """paste.deploy filter factory.
+
+        ``[DEFAULT]`` values whose names are ours apply; a misspelled key in
+        the filter's own section is an error, raised at load time.
+        """
+        check_paste_options(local_conf)
+        conf = {k: v for k, v in (global_conf or {}).items()
+                if k in _option_names() or k in _PASTE_INTERNAL_KEYS}
+        conf.update(local_conf)
+
+        def _factory(app):
+            return cls(app, conf)
+        return _factory
+
+    @property
+    def dropped(self):
+        """Counts of inbound headers dropped as invalid, by header."""
+        with self._lock:
+            return dict(self._dropped)
+
+    def _drop(self, what, value):
+        with self._lock:
+            self._dropped[what] += 1
+        if LOG.isEnabledFor(logging.DEBUG):
+            LOG.debug('%s: dropped an invalid inbound %s header: %s',
+                      self.service_name, what, ids.safe_repr(value))
+
+    def __call__(self, environ, start_response):
+        inbound = environ.get(ids.HTTP_REQUEST_ID)
+        global_id = None
+        if inbound is not None:
+            if ids.is_valid_request_id(inbound):
+                global_id = inbound
+                environ[ids.ENV_GLOBAL_REQUEST_ID] = inbound
+            else:
+                self._drop('request_id', inbound)
+        local_id = ids.new_request_id()
+        environ[ids.ENV_REQUEST_ID] = local_id
+        # NOTE: glance (and any app that reads the raw header) copies the
+        # inbound header into its local id. Downstream of us it holds our
+        # fresh, valid local id, so an invalid value never reaches the app.
+        environ[ids.HTTP_REQUEST_ID] = local_id
+
+        links = []
+        for http_key, env_key, valid, what in _TRACE_LINKS:
+            value = environ.get(http_key)
+            if value is None:
+                links.append(None)
+            elif valid(value):
+                environ[env_key] = value
+                links.append(value)
+            else:
+                del environ[http_key]
+                self._drop(what, value)
+                links.append(None)
+
+        token = reqid_context.activate(reqid_context.RequestIds(
+            local_id, global_id, self.service_name, links[0], links[1]))
+        previous = oslo_context.get_current()
+        # NOTE: oslo.context keeps the current context in a thread-local
+        # nobody clears, so lines logged before the service's own context
+        # middleware would carry the previous request's ids. This context
+        # (made current by its constructor) carries this request's.
+        oslo_context.RequestContext(request_id=local_id,
+                                    global_request_id=global_id,
+                                    overwrite=True)
+        done = _Ending(token, previous)
+
+        def _start_response(status, headers, exc_info=None):
+            headers = list(headers)
+            present = {name.lower() for name, _ in headers}
+            for header in self.answer_headers:
+                if header.lower() not in present:
+                    headers.append((header, local_id))
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = self.application(environ, _start_response)
+        except BaseException:
+            done()
+            raise
+        if type(result) is list or type(result) is tuple:
+            done()
+            return result
+        return _ClosingIterable(result, done)
+
+
+class _Ending:
+    """Ends a request once: restores the ids that were current before."""
+
+    __slots__ = ('_token', '_previous', '_done')
+
+    def __init__(self, token, previous):
+        self._token = token
+        self._previous = previous
+        self._done = False
+
+    def __call__(self):
+        if self._done:
+            return
+        self._done = True
+        reqid_context.deactivate(self._token)
+        if self._previous is not None:
+            self._previous.update_store()
+        else:
+            # NOTE: oslo.context has no public way to clear its current
+            # context; its thread-local store is the one place it lives.
+            oslo_context._request_store.__dict__.pop('context', None)
+
+
+class _ClosingIterable:
+    """A response body that ends the request when the server closes it."""
+
+    __slots__ = ('_result', '_done')
+
+    def __init__(self, result, done):
+        self._result = result
+        self._done = done
+
+    def __iter__(self):
+        return iter(self._result)
+
+    def close(self):
+        try:
+            close = getattr(self._result, 'close', None)
+            if close is not None:
+                close()
+        finally:
+            self._done()

@@ -1,0 +1,33 @@
+"""Options of the ``[global_reqid]`` group, declared once.
+
+Every option can also be set in the filter's ``api-paste.ini`` section under
+the same name; a value there wins over the configuration file.
+"""
+
+import copy
+
+from oslo_config import cfg
+
+GROUP = 'global_reqid'
+
+MIDDLEWARE_OPTS = [
+    cfg.StrOpt(
+        'service_name',
+        help='Name of this service in traces and in the caller header sent '
+             'on outbound calls, e.g. "glance-api". 1-64 characters of '
+             '[A-Za-z0-9._:-]. Default: derived from the api-paste.ini path '
+             '(/etc/nova/api-paste.ini gives "nova-api", '
+             'glance-api-paste.ini gives "glance-api"), else the oslo.config '
+             'project, else the program name.'),
+    cfg.ListOpt(
+        'compat_headers',
+        default=[],
+        help='Further response headers that carry the local request id, as '
+             'oslo.middleware\'s RequestId compat_headers, e.g. '
+             '"x-compute-request-id" for nova. Default: none.'),
+]
+
+
+def list_opts():
+    """Return the options for oslo-config-generator (deep copies)."""
+    return [(GROUP, copy.deepcopy(MIDDLEWARE_OPTS))]
