@@ -29,7 +29,7 @@ _PASTE_INTERNAL_KEYS = frozenset(('__file__', 'here'))
 _GENERIC_PROGRAMS = frozenset((
     'gunicorn', 'uwsgi', 'httpd', 'apache2', 'mod_wsgi', 'mod_wsgi-express',
     'python', 'python3', 'pytest', 'py.test', '-c', '', 'waitress-serve',
-    'uvicorn'))
+    'uvicorn', '__main__'))
 
 _HEADER_NAME = ids.SERVICE_NAME_PATTERN  # token chars, enough for headers
 _TRACE_LINKS = (
@@ -95,7 +95,8 @@ def default_service_name(paste_file=None, oslo_conf=None, argv0=None):
             return stem
     for attr in ('prog', 'project'):
         name = getattr(oslo_conf, attr, None) if oslo_conf else None
-        if name and ids.is_valid_service_name(name):
+        if name and name not in _GENERIC_PROGRAMS and \
+                ids.is_valid_service_name(name):
             return name
     program = os.path.basename(argv0 if argv0 is not None
                                else (sys.argv[0] if sys.argv else ''))

@@ -1,0 +1,222 @@
+"""Per-request overhead of our filter against oslo.middleware's RequestId.
+
+Both filters wrap the same trivial WSGI app and are driven in-process the
+way a server drives them: a fresh copy of a prepared environ per request,
+``app(environ, start_response)``, the body iterated and closed. Rounds of
+the bare app, oslo's filter (the anchor) and ours are interleaved, so
+drift on a shared machine hits all three alike; overheads are medians over
+rounds minus the bare app's median, and the verdict is the ratio
+ours / oslo, never an absolute time.
+
+Run: ``python benchmarks/run.py [--rounds N] [--requests N] [--json]``.
+"""
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import time
+
+from oslo_middleware import request_id as oslo_request_id
+
+from global_reqid import ids
+from global_reqid import middleware
+
+#: Ours must add at most this fraction of oslo's per-request overhead.
+TARGET = 0.5
+SUBJECTS = ("bare", "oslo", "ours")
+#: The inbound header each variant sends (None: no header at all).
+VARIANTS = {
+    "valid": "req-3f2a9c1e-7b4d-4e8a-9c0f-1a2b3c4d5e6f",
+    "none": None,
+    # NOTE: invalid for oslo too (a trailing newline would not be), and
+    # long, like the value that makes glance answer 500 today.
+    "invalid": "bogus-" + "x" * 94,
+}
+
+
+def _trivial_app(environ, start_response):
+    start_response(
+        "200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")]
+    )
+    return [b"OK"]
+
+
+def _write(data):
+    pass
+
+
+def _start_response(status, headers, exc_info=None):
+    return _write
+
+
+def base_environ(inbound):
+    """The environ a WSGI server builds for ``GET /v2/images``."""
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": "/v2/images",
+        "QUERY_STRING": "limit=20",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "9292",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "localhost:9292",
+        "HTTP_ACCEPT": "application/json",
+        "HTTP_USER_AGENT": "python-glanceclient",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    if inbound is not None:
+        environ[ids.HTTP_REQUEST_ID] = inbound
+    return environ
+
+
+def build_apps():
+    """The three subjects, each around the same trivial app."""
+    return {
+        "bare": _trivial_app,
+        "oslo": oslo_request_id.RequestId(_trivial_app),
+        "ours": middleware.RequestId(_trivial_app, {"service_name": "bench"}),
+    }
+
+
+def serve(app, base, requests):
+    """Serve ``requests`` requests as a server would; microseconds each."""
+    start = time.perf_counter_ns()
+    for _ in range(requests):
+        environ = base.copy()
+        environ["wsgi.input"] = io.BytesIO()
+        result = app(environ, _start_response)
+        try:
+            for _chunk in result:
+                pass
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    return (time.perf_counter_ns() - start) / requests / 1000.0
+
+
+def _answers_id(app, base):
+    """Tell whether ``app`` answers an X-OpenStack-Request-ID header."""
+    seen = []
+
+    def start_response(status, headers, exc_info=None):
+        seen.extend(name.lower() for name, _ in headers)
+
+    app(base.copy(), start_response)
+    return "x-openstack-request-id" in seen
+
+
+def measure(rounds, requests):
+    """Interleaved per-request times: {variant: {subject: [us per round]}}."""
+    apps = build_apps()
+    bases = {v: base_environ(h) for v, h in VARIANTS.items()}
+    for base in bases.values():
+        for name in ("oslo", "ours"):
+            if not _answers_id(apps[name], base):  # benchmark a real filter
+                raise RuntimeError("%s answered no request id" % name)
+        for app in apps.values():  # warm up caches and lazy imports
+            serve(app, base, min(requests, 200))
+    times = {v: {s: [] for s in SUBJECTS} for v in VARIANTS}
+    for r in range(rounds):
+        # NOTE: rotate the order too, so no subject always runs first.
+        order = SUBJECTS[r % 3 :] + SUBJECTS[: r % 3]
+        for variant, base in bases.items():
+            for subject in order:
+                times[variant][subject].append(
+                    serve(apps[subject], base, requests)
+                )
+    return times
+
+
+def summarize(times, target=TARGET):
+    """Medians, overheads over the bare app and the ratio ours / oslo."""
+    rows = {}
+    for variant, by_subject in times.items():
+        med = {s: statistics.median(t) for s, t in by_subject.items()}
+        oslo = med["oslo"] - med["bare"]
+        ours = med["ours"] - med["bare"]
+        # Per-round ratios, paired within a round: the spread shows noise.
+        paired = sorted(
+            (o - b) / (a - b)
+            for b, a, o in zip(*(by_subject[s] for s in SUBJECTS), strict=True)
+            if a > b
+        )
+        q = statistics.quantiles(paired, n=4) if len(paired) > 1 else None
+        rows[variant] = {
+            "median_us": med,
+            "oslo_overhead_us": oslo,
+            "ours_overhead_us": ours,
+            "ratio": ours / oslo if oslo > 0 else float("inf"),
+            "ratio_iqr": [q[0], q[2]] if q else None,
+        }
+    worst = max(row["ratio"] for row in rows.values())
+    return {
+        "target": target,
+        "worst_ratio": worst,
+        "passed": worst <= target,
+        "variants": rows,
+    }
+
+
+def render(summary, rounds, requests):
+    """The human table."""
+    lines = [
+        "per-request overhead over the bare app (us), median of %d "
+        "interleaved rounds x %d requests" % (rounds, requests),
+        "%-8s %9s %9s %10s %14s"
+        % ("header", "oslo", "ours", "ours/oslo", "round IQR"),
+    ]
+    for variant, row in summary["variants"].items():
+        iqr = row["ratio_iqr"]
+        iqr = "%.3f-%.3f" % tuple(iqr) if iqr else "-"
+        ratio = row["ratio"]
+        oslo, ours = row["oslo_overhead_us"], row["ours_overhead_us"]
+        lines.append(
+            "%-8s %9.2f %9.2f %10.3f %14s" % (variant, oslo, ours, ratio, iqr)
+        )
+    verdict = "PASS" if summary["passed"] else "FAIL"
+    lines.append(
+        "%s: worst ratio %.3f, target ours <= %.2f x oslo"
+        % (verdict, summary["worst_ratio"], summary["target"])
+    )
+    return "\n".join(lines)
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add = parser.add_argument
+    add("--rounds", type=_positive, default=21, help="default: 21")
+    add("--requests", type=_positive, default=1000, help="per round")
+    add("--target", type=float, default=TARGET, help="default: 0.5")
+    add("--json", action="store_true", help="machine-readable output")
+    add("--check", action="store_true", help="exit 1 if a ratio > target")
+    args = parser.parse_args(argv)
+
+    times = measure(args.rounds, args.requests)
+    summary = summarize(times, args.target)
+    if args.json:
+        summary.update(rounds=args.rounds, requests=args.requests)
+        print(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        print(render(summary, args.rounds, args.requests))
+    return 1 if args.check and not summary["passed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

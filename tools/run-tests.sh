@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up and run the test suite on a fresh machine with Python 3 and PyPI.
+# Usage: tools/run-tests.sh [TOX_ENVS]   (default: pep8,py3,functional,docs,releasenotes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+envs=${1:-pep8,py3,functional,docs,releasenotes}
+venv=${TOX_VENV:-.tox/.tox-runner}
+if [ ! -x "$venv/bin/tox" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet 'tox>=4'
+fi
+exec "$venv/bin/tox" -e "$envs"
