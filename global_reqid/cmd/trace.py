@@ -11,6 +11,8 @@ Show everything that happened in an OpenStack cloud for one request id:
 every HTTP call across services, as a sequence diagram or a timeline.
 
 ID is a global or local request id (req-<uuid>) or its bare uuid.
+
+  global-reqid-trace demo   two services on 127.0.0.1 share one global id
 """
 
 EPILOG = """\
@@ -36,6 +38,10 @@ def build_parser():
 
 def main(argv=None):
     """Run the command; return its exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['demo']:
+        from global_reqid.cmd import demo
+        return demo.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     request_id = ids.normalize_request_id(args.request_id)
