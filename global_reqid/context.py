@@ -118,7 +118,7 @@ class RequestContext(TraceContextMixin, oslo_context.RequestContext):
     """oslo.context's ``RequestContext`` with the trace links."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def traced_class(base=oslo_context.RequestContext):
     """Return ``base`` with :class:`TraceContextMixin` mixed in.
 

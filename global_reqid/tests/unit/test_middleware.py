@@ -295,6 +295,12 @@ def test_default_service_name_fallbacks():
         None, None, '/usr/bin/gunicorn') == 'unknown'
 
 
+def _collect(headers):
+    def start_response(status, response_headers, exc_info=None):
+        headers.update(response_headers)
+    return start_response
+
+
 def test_concurrent_requests_never_mix_ids():
     """Threads through one filter instance each see only their own ids."""
     barrier = threading.Barrier(8)
@@ -323,7 +329,7 @@ def test_concurrent_requests_never_mix_ids():
             if sent:
                 env[ids.HTTP_REQUEST_ID] = sent
             headers = {}
-            body = b''.join(filt(env, lambda s, h, e=None: headers.update(h)))
+            body = b''.join(filt(env, _collect(headers)))
             answers.append(body.decode() == headers[ids.REQUEST_ID_HEADER])
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
