@@ -89,7 +89,9 @@ def build_apps():
 
 def serve(app, base, requests):
     """Serve ``requests`` requests as a server would; microseconds each."""
-    start = time.perf_counter_ns()
+    # NOTE: this thread's CPU time, not wall time: on a shared machine the
+    # time other processes hold the CPU is not ours or oslo's.
+    start = time.thread_time_ns()
     for _ in range(requests):
         environ = base.copy()
         environ["wsgi.input"] = io.BytesIO()
@@ -101,7 +103,7 @@ def serve(app, base, requests):
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-    return (time.perf_counter_ns() - start) / requests / 1000.0
+    return (time.thread_time_ns() - start) / requests / 1000.0
 
 
 def _answers_id(app, base):

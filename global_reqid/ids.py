@@ -65,8 +65,9 @@ def is_valid_service_name(value):
 def normalize_request_id(value):
     """Return ``req-<uuid>`` for a request id or a bare uuid, else None.
 
-    Central log stores (kolla's) keep ids without the ``req-`` prefix.
-    Upper case is folded; nothing else is repaired.
+    For ids a person types or pastes (the CLI), never for ids on the wire:
+    surrounding whitespace is trimmed and upper case folded; central log
+    stores (kolla's) keep ids without the ``req-`` prefix.
     """
     if type(value) is not str:
         return None
@@ -92,9 +93,9 @@ def safe_repr(value, limit=48):
     """A short, escaped ``repr`` of an untrusted value, for DEBUG logs."""
     try:
         length = len(value)
-    except TypeError:
+        text = repr(value[:limit])
+    except (TypeError, KeyError):
         return '<%s>' % type(value).__name__
-    text = repr(value[:limit])
     if length > limit:
         text += '...(%d chars)' % length
     return text

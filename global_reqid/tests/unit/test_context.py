@@ -204,7 +204,9 @@ def test_from_environ_service_subclass_keeps_its_class(environ):
 
 def test_from_environ_leaves_the_service_class_unchanged(environ):
     """Mixing the links in does not alter the service's own class."""
-    context.from_environ(environ, context_class=ServiceContext, overwrite=False)
+    context.from_environ(
+        environ, context_class=ServiceContext, overwrite=False
+    )
     assert ServiceContext.FROM_DICT_EXTRA_KEYS == ['flavor']
     assert not issubclass(ServiceContext, context.TraceContextMixin)
     assert not hasattr(ServiceContext(overwrite=False), 'caller_service')
