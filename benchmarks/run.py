@@ -4,11 +4,12 @@ Both filters wrap the same trivial WSGI app and are driven in-process the
 way a server drives them: a fresh copy of a prepared environ per request,
 ``app(environ, start_response)``, the body iterated and closed. Rounds of
 the bare app, oslo's filter (the anchor) and ours are interleaved, so
-drift on a shared machine hits all three alike; overheads are medians over
-rounds minus the bare app's median, and the verdict is the ratio
-ours / oslo, never an absolute time.
+drift on a shared machine hits all three alike; times are this thread's
+CPU time; overheads are medians over rounds minus the bare app's median,
+and the verdict is the ratio ours / oslo, never an absolute time.
 
-Run: ``python benchmarks/run.py [--rounds N] [--requests N] [--json]``.
+Run: ``python benchmarks/run.py [--rounds N] [--requests N] [--json]
+[--check]`` (or ``tox -e bench``); see benchmarks/README.md.
 """
 
 import argparse
@@ -113,7 +114,9 @@ def _answers_id(app, base):
     def start_response(status, headers, exc_info=None):
         seen.extend(name.lower() for name, _ in headers)
 
-    app(base.copy(), start_response)
+    result = app(base.copy(), start_response)
+    if hasattr(result, "close"):
+        result.close()
     return "x-openstack-request-id" in seen
 
 

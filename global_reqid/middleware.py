@@ -6,6 +6,7 @@ the ids current (our holder and oslo.context's thread-local) for exactly the
 time the request is served, and answers the local id.
 """
 
+import functools
 import logging
 import os
 import sys
@@ -159,7 +160,8 @@ class RequestId:
             if header.lower() not in {h.lower() for h in answer}:
                 answer.append(header)
         self.answer_headers = tuple(answer)
-        self._answer_lower = frozenset(h.lower() for h in answer)
+        # The common case, one answer header, gets the cheapest check.
+        self._answer_one = answer[0].lower() if len(answer) == 1 else None
 
         self._lock = threading.Lock()
         self._dropped = {'request_id': 0, 'caller': 0, 'parent': 0}
@@ -209,21 +211,12 @@ class RequestId:
         # fresh, valid local id, so an invalid value never reaches the app.
         environ[ids.HTTP_REQUEST_ID] = local_id
 
-        links = []
-        for http_key, env_key, valid, what in _TRACE_LINKS:
-            value = environ.get(http_key)
-            if value is None:
-                links.append(None)
-            elif valid(value):
-                environ[env_key] = value
-                links.append(value)
-            else:
-                del environ[http_key]
-                self._drop(what, value)
-                links.append(None)
+        caller = parent = None
+        if ids.HTTP_CALLER in environ or ids.HTTP_PARENT in environ:
+            caller, parent = self._trace_links(environ)
 
-        token = reqid_context.activate(reqid_context.RequestIds(
-            local_id, global_id, self.service_name, links[0], links[1]))
+        token = reqid_context.activate(_new_ids((
+            local_id, global_id, self.service_name, caller, parent)))
         previous = oslo_context.get_current()
         # NOTE: oslo.context keeps the current context in a thread-local
         # nobody clears, so lines logged before the service's own context
@@ -232,48 +225,79 @@ class RequestId:
         oslo_context.RequestContext(request_id=local_id,
                                     global_request_id=global_id,
                                     overwrite=True)
-        done = _Ending(token, previous)
 
-        def _start_response(status, headers, exc_info=None):
-            headers = list(headers)
-            present = {name.lower() for name, _ in headers}
-            for header in self.answer_headers:
-                if header.lower() not in present:
-                    headers.append((header, local_id))
-            return start_response(status, headers, exc_info)
+        answer = self._answer_one
+        if answer is not None:
+            def _start_response(status, headers, exc_info=None):
+                for name, _ in headers:
+                    if name.lower() == answer:
+                        break
+                else:
+                    headers = headers + [(ids.REQUEST_ID_HEADER, local_id)]
+                return start_response(status, headers, exc_info)
+        else:
+            def _start_response(status, headers, exc_info=None):
+                present = {name.lower() for name, _ in headers}
+                headers = headers + [
+                    (h, local_id) for h in self.answer_headers
+                    if h.lower() not in present]
+                return start_response(status, headers, exc_info)
 
         try:
             result = self.application(environ, _start_response)
         except BaseException:
-            done()
+            _end(token, previous)
             raise
         if type(result) is list or type(result) is tuple:
-            done()
+            _end(token, previous)
             return result
-        return _ClosingIterable(result, done)
+        return _ClosingIterable(result, _Ending(token, previous))
+
+    def _trace_links(self, environ):
+        """Validate the trace-link headers; return (caller, parent)."""
+        found = []
+        for http_key, env_key, valid, what in _TRACE_LINKS:
+            value = environ.get(http_key)
+            if value is not None and not valid(value):
+                del environ[http_key]
+                self._drop(what, value)
+                value = None
+            elif value is not None:
+                environ[env_key] = value
+            found.append(value)
+        return found
+
+
+# NOTE: tuple.__new__ skips the NamedTuple's Python-level __new__: half the
+# cost, on every request.
+_new_ids = functools.partial(tuple.__new__, reqid_context.RequestIds)
+
+
+def _end(token, previous):
+    """End a request: restore the ids that were current before it."""
+    reqid_context.deactivate(token)
+    if previous is not None:
+        previous.update_store()
+    else:
+        # NOTE: oslo.context has no public way to clear its current
+        # context; its thread-local store is the one place it lives. None
+        # (not a deleted attribute) keeps the next get_current() fast.
+        oslo_context._request_store.context = None
 
 
 class _Ending:
-    """Ends a request once: restores the ids that were current before."""
+    """Ends a streamed request once, when the server closes the body."""
 
-    __slots__ = ('_token', '_previous', '_done')
+    __slots__ = ('_args', '_done')
 
     def __init__(self, token, previous):
-        self._token = token
-        self._previous = previous
+        self._args = (token, previous)
         self._done = False
 
     def __call__(self):
-        if self._done:
-            return
-        self._done = True
-        reqid_context.deactivate(self._token)
-        if self._previous is not None:
-            self._previous.update_store()
-        else:
-            # NOTE: oslo.context has no public way to clear its current
-            # context; its thread-local store is the one place it lives.
-            oslo_context._request_store.__dict__.pop('context', None)
+        if not self._done:
+            self._done = True
+            _end(*self._args)
 
 
 class _ClosingIterable:
