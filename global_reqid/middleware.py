@@ -9,6 +9,7 @@ time the request is served, and answers the local id.
 import functools
 import logging
 import os
+import re
 import sys
 import threading
 
@@ -32,7 +33,8 @@ _GENERIC_PROGRAMS = frozenset((
     'python', 'python3', 'pytest', 'py.test', '-c', '', 'waitress-serve',
     'uvicorn', '__main__'))
 
-_HEADER_NAME = ids.SERVICE_NAME_PATTERN  # token chars, enough for headers
+#: An HTTP header name: RFC 9110 token characters.
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}", re.ASCII)
 _TRACE_LINKS = (
     (ids.HTTP_CALLER, ids.ENV_CALLER, ids.is_valid_service_name, 'caller'),
     (ids.HTTP_PARENT, ids.ENV_PARENT_REQUEST_ID, ids.is_valid_request_id,

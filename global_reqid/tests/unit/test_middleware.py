@@ -265,6 +265,7 @@ def test_oslo_config_project_reads_its_file(tmp_path):
     {'service_name': 'bad name'},
     {'service_name': 'x' * 65},
     {'compat_headers': 'x-ok, bad header'},
+    {'compat_headers': 'x-ok:colon'},
 ])
 def test_bad_option_values_are_load_errors(conf):
     """Invalid option values fail at load time with a ConfigError."""
