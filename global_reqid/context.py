@@ -57,18 +57,47 @@ def current():
 
 
 def activate(request_ids):
-    """Make ``request_ids`` current; return a token for :func:`deactivate`."""
-    return _CURRENT.set(request_ids)
+    """Make ``request_ids`` current; return a token for :func:`deactivate`.
+
+    Both holders are set: ours, and oslo.context's thread-local current
+    context (a fresh ``RequestContext`` with the two ids), which oslo.log
+    and the services' code read. The previous values come back with
+    :func:`deactivate`. ``None`` makes no ids current in either.
+    """
+    previous = oslo_context.get_current()
+    if request_ids is None:
+        _clear_oslo_current()
+    else:
+        # NOTE: oslo.context keeps the current context in a thread-local
+        # nobody clears, so lines logged before a service builds its own
+        # context would carry an earlier request's ids. The constructor
+        # makes this one current.
+        oslo_context.RequestContext(
+            request_id=request_ids.request_id,
+            global_request_id=request_ids.global_request_id, overwrite=True)
+    return _CURRENT.set(request_ids), previous
 
 
 def deactivate(token):
     """Undo the :func:`activate` that returned ``token``."""
+    var_token, previous = token
     try:
-        _CURRENT.reset(token)
+        _CURRENT.reset(var_token)
     except ValueError:
         # NOTE: a server that closes the response iterable in another
         # context than the one that called the app; nothing to restore.
         _CURRENT.set(None)
+    if previous is not None:
+        previous.update_store()
+    else:
+        _clear_oslo_current()
+
+
+def _clear_oslo_current():
+    # NOTE: oslo.context has no public way to clear its current context; its
+    # thread-local store is the one place it lives. None (not a deleted
+    # attribute) keeps the next get_current() on its fast path.
+    oslo_context._request_store.context = None
 
 
 @contextlib.contextmanager
@@ -165,10 +194,10 @@ def logging_values(context=None):
     result has ``request_id`` and ``global_request_id`` (the local id when
     there is no global one); it is empty when no id is known.
     """
+    held = _CURRENT.get()
     if context is None:
         context = oslo_context.get_current()
     if context is None:
-        held = _CURRENT.get()
         if held is None:
             return {}
         return {'request_id': held.request_id,
@@ -179,6 +208,9 @@ def logging_values(context=None):
         values = dict(context)
     else:
         values = context.get_logging_values()
+    if held is not None and values.get('request_id') == held.request_id:
+        values.setdefault('caller_service', held.caller)
+        values.setdefault('parent_request_id', held.parent_request_id)
     if values.get('request_id') and not values.get('global_request_id'):
         values['global_request_id'] = values['request_id']
     return values

@@ -14,7 +14,6 @@ import sys
 import threading
 
 from oslo_config import cfg
-from oslo_context import context as oslo_context
 
 from global_reqid import context as reqid_context
 from global_reqid import ids
@@ -25,8 +24,9 @@ LOG = logging.getLogger(__name__)
 #: Paste keys oslo.middleware's base understands; we honour them too.
 OSLO_PASTE_KEYS = frozenset(
     ('oslo_config_project', 'oslo_config_file', 'oslo_config_program'))
-#: Keys PasteDeploy puts in every filter's global conf.
-_PASTE_INTERNAL_KEYS = frozenset(('__file__', 'here'))
+#: Keys PasteDeploy (``__file__``, ``here``) and swift's paste loader
+#: (``__name__``) put in every filter's conf.
+_PASTE_INTERNAL_KEYS = frozenset(('__file__', 'here', '__name__'))
 #: Program names that say nothing about the service they run.
 _GENERIC_PROGRAMS = frozenset((
     'gunicorn', 'uwsgi', 'httpd', 'apache2', 'mod_wsgi', 'mod_wsgi-express',
@@ -162,6 +162,7 @@ class RequestId:
             if header.lower() not in {h.lower() for h in answer}:
                 answer.append(header)
         self.answer_headers = tuple(answer)
+        self._downstream_global = values['downstream_request_id'] == 'global'
         # The common case, one answer header, gets the cheapest check.
         self._answer_one = answer[0].lower() if len(answer) == 1 else None
 
@@ -199,19 +200,27 @@ class RequestId:
 
     def __call__(self, environ, start_response):
         inbound = environ.get(ids.HTTP_REQUEST_ID)
-        global_id = None
-        if inbound is not None:
-            if ids.is_valid_request_id(inbound):
-                global_id = inbound
-                environ[ids.ENV_GLOBAL_REQUEST_ID] = inbound
-            else:
+        if inbound is not None and ids.is_valid_request_id(inbound):
+            global_id = inbound
+            environ[ids.ENV_GLOBAL_REQUEST_ID] = inbound
+        else:
+            global_id = None
+            # A filter stacked before us (oslo's) may have set it from a
+            # value we reject.
+            environ.pop(ids.ENV_GLOBAL_REQUEST_ID, None)
+            if inbound is not None:
                 self._drop('request_id', inbound)
         local_id = ids.new_request_id()
         environ[ids.ENV_REQUEST_ID] = local_id
         # NOTE: glance (and any app that reads the raw header) copies the
-        # inbound header into its local id. Downstream of us it holds our
-        # fresh, valid local id, so an invalid value never reaches the app.
-        environ[ids.HTTP_REQUEST_ID] = local_id
+        # inbound header into its local id: by default the app sees our
+        # fresh, valid local id there, never the raw value. With
+        # downstream_request_id = global it sees the validated global id
+        # (or no header), for an oslo RequestId subclass further down.
+        if not self._downstream_global:
+            environ[ids.HTTP_REQUEST_ID] = local_id
+        elif global_id is None and inbound is not None:
+            del environ[ids.HTTP_REQUEST_ID]
 
         caller = parent = None
         if ids.HTTP_CALLER in environ or ids.HTTP_PARENT in environ:
@@ -219,14 +228,6 @@ class RequestId:
 
         token = reqid_context.activate(_new_ids((
             local_id, global_id, self.service_name, caller, parent)))
-        previous = oslo_context.get_current()
-        # NOTE: oslo.context keeps the current context in a thread-local
-        # nobody clears, so lines logged before the service's own context
-        # middleware would carry the previous request's ids. This context
-        # (made current by its constructor) carries this request's.
-        oslo_context.RequestContext(request_id=local_id,
-                                    global_request_id=global_id,
-                                    overwrite=True)
 
         answer = self._answer_one
         if answer is not None:
@@ -248,12 +249,12 @@ class RequestId:
         try:
             result = self.application(environ, _start_response)
         except BaseException:
-            _end(token, previous)
+            reqid_context.deactivate(token)
             raise
         if type(result) is list or type(result) is tuple:
-            _end(token, previous)
+            reqid_context.deactivate(token)
             return result
-        return _ClosingIterable(result, _Ending(token, previous))
+        return _ClosingIterable(result, _Ending(token))
 
     def _trace_links(self, environ):
         """Validate the trace-link headers; return (caller, parent)."""
@@ -275,31 +276,18 @@ class RequestId:
 _new_ids = functools.partial(tuple.__new__, reqid_context.RequestIds)
 
 
-def _end(token, previous):
-    """End a request: restore the ids that were current before it."""
-    reqid_context.deactivate(token)
-    if previous is not None:
-        previous.update_store()
-    else:
-        # NOTE: oslo.context has no public way to clear its current
-        # context; its thread-local store is the one place it lives. None
-        # (not a deleted attribute) keeps the next get_current() fast.
-        oslo_context._request_store.context = None
-
-
 class _Ending:
     """Ends a streamed request once, when the server closes the body."""
 
-    __slots__ = ('_args', '_done')
+    __slots__ = ('_token',)
 
-    def __init__(self, token, previous):
-        self._args = (token, previous)
-        self._done = False
+    def __init__(self, token):
+        self._token = token
 
     def __call__(self):
-        if not self._done:
-            self._done = True
-            _end(*self._args)
+        token, self._token = self._token, None
+        if token is not None:
+            reqid_context.deactivate(token)
 
 
 class _ClosingIterable:

@@ -7,6 +7,7 @@ with a fresh global id reaches compute-api, which calls image-api through a
 keystoneauth1 session; the log lines of both carry the one global id.
 """
 
+import argparse
 import io
 import logging
 import socketserver
@@ -119,7 +120,11 @@ def run(out):
 
 def main(argv=None):
     """Entry point of ``global-reqid-trace demo``."""
-    if argv:
-        sys.stderr.write('global-reqid-trace demo: takes no arguments\n')
-        return 2
+    parser = argparse.ArgumentParser(
+        prog='global-reqid-trace demo',
+        description=__doc__.split('\n\n', 1)[1])
+    try:
+        parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code
     return run(sys.stdout)

@@ -31,7 +31,7 @@ def build_parser():
                         version='%(prog)s ' + version.version_string())
     parser.add_argument('request_id', metavar='ID',
                         help='req-<uuid> or a bare uuid')
-    parser.add_argument('sources', metavar='SOURCE', nargs='*',
+    parser.add_argument('sources', metavar='SOURCE', nargs='*', default=[],
                         help='event or log files and directories')
     return parser
 

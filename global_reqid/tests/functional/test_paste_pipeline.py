@@ -26,6 +26,13 @@ PASTE = textwrap.dedent("""\
     [pipeline:nova]
     pipeline = nova_reqid echo
 
+    [pipeline:placement_like]
+    pipeline = global_reqid_global request_id echo
+
+    [filter:global_reqid_global]
+    paste.filter_factory = global_reqid.middleware:RequestId.factory
+    downstream_request_id = global
+
     [pipeline:misspelled]
     pipeline = misspelled echo
 
@@ -127,3 +134,13 @@ def test_app_never_sees_raw_inbound_header(paste_ini):
         '/', headers={'X-OpenStack-Request-ID': 'x' * 100})
     assert resp.json['inbound_header'] == resp.json['request_id']
     assert json.dumps(resp.json).find('x' * 100) == -1
+
+
+def test_oslo_request_id_subclass_downstream_keeps_global(paste_ini):
+    """downstream_request_id = global: oslo's filter behind ours keeps G."""
+    resp = load(paste_ini, 'placement_like').get(
+        '/', headers={'X-OpenStack-Request-ID': GLOBAL})
+    assert resp.json['global_request_id'] == GLOBAL
+    ours = load(paste_ini, 'placement_like').get(
+        '/', headers={'X-OpenStack-Request-ID': GLOBAL + '\n'})
+    assert ours.json['global_request_id'] is None

@@ -394,12 +394,25 @@ def test_logging_values_held_ids_root_rule():
 
 
 def test_logging_values_prefer_current_oslo_context_to_held_ids():
-    """A current oslo context (the service's own) wins over held ids."""
-    current = oslo_context.RequestContext(
-        request_id=PARENT, global_request_id=GLOBAL
-    )
-    assert oslo_context.get_current() is current
+    """The service's own context, made in the request, wins over held ids."""
     with context.bound(context.RequestIds(LOCAL)):
+        current = oslo_context.RequestContext(
+            request_id=PARENT, global_request_id=GLOBAL
+        )
+        assert oslo_context.get_current() is current
         values = context.logging_values()
     assert values['request_id'] == PARENT
     assert values['global_request_id'] == GLOBAL
+
+
+def test_bound_replaces_a_leftover_oslo_context():
+    """bound() wins over an oslo context left in the thread, then restores it."""
+    leftover = oslo_context.RequestContext(request_id=PARENT)
+    with context.bound(context.RequestIds(LOCAL, GLOBAL)):
+        values = context.logging_values()
+        assert oslo_context.get_current() is not leftover
+    assert (values['request_id'], values['global_request_id']) == (
+        LOCAL,
+        GLOBAL,
+    )
+    assert oslo_context.get_current() is leftover

@@ -340,3 +340,41 @@ def test_concurrent_requests_never_mix_ids():
         t.join(timeout=60)
     assert not errors
     assert answers.count(True) == 160
+
+
+def test_swift_paste_loader_name_key_accepted():
+    """swift's paste loader adds ``__name__`` to every section: accepted."""
+    filt = middleware.RequestId.factory(
+        {'__file__': '/etc/swift/proxy-server.conf', 'here': '/etc/swift'},
+        __name__='global_reqid')(None)
+    assert filt.service_name == 'swift-proxy-server'
+
+
+def test_upstream_global_key_removed_when_inbound_is_invalid():
+    """A global key set upstream from a value we reject does not survive."""
+    seen, app = make()
+    filt = app.app
+    env = {'REQUEST_METHOD': 'GET', ids.HTTP_REQUEST_ID: GLOBAL + '\n',
+           ids.ENV_GLOBAL_REQUEST_ID: GLOBAL + '\n'}
+    filt(env, lambda s, h, e=None: None)
+    assert ids.ENV_GLOBAL_REQUEST_ID not in seen[0]['environ']
+    assert seen[0]['current'].global_request_id is None
+
+
+@pytest.mark.parametrize('inbound,expected', [
+    (GLOBAL, GLOBAL),
+    (GLOBAL + '\n', None),
+    (None, None),
+])
+def test_downstream_request_id_global(inbound, expected):
+    """downstream_request_id = global: the app sees the valid global id."""
+    seen, app = make(downstream_request_id='global')
+    headers = {} if inbound is None else {'X-OpenStack-Request-ID': inbound}
+    app.get('/', headers=headers)
+    assert seen[0]['environ'].get(ids.HTTP_REQUEST_ID) == expected
+
+
+def test_downstream_request_id_rejects_unknown_choice():
+    """downstream_request_id accepts only local or global."""
+    with pytest.raises(middleware.ConfigError):
+        middleware.RequestId(None, {'downstream_request_id': 'raw'})

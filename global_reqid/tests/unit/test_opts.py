@@ -8,11 +8,11 @@ import pytest
 
 from global_reqid import opts
 
-EXPECTED = {'service_name', 'compat_headers'}
+EXPECTED = {'service_name', 'compat_headers', 'downstream_request_id'}
 
 
 def test_list_opts_gives_the_global_reqid_group():
-    """list_opts() lists [global_reqid] with service_name, compat_headers."""
+    """list_opts() lists [global_reqid] with the filter's options."""
     listed = opts.list_opts()
     assert [group for group, _ in listed] == ['global_reqid']
     assert {opt.dest for opt in listed[0][1]} == EXPECTED
