@@ -121,8 +121,8 @@ def run(out):
 def main(argv=None):
     """Entry point of ``global-reqid-trace demo``."""
     parser = argparse.ArgumentParser(
-        prog='global-reqid-trace demo',
-        description=__doc__.split('\n\n', 1)[1])
+        prog='global-reqid-trace demo', description=__doc__.replace(
+            '``', ''), formatter_class=argparse.RawDescriptionHelpFormatter)
     try:
         parser.parse_args(argv)
     except SystemExit as exc:

@@ -31,6 +31,13 @@ def test_demo_log_lines_share_the_global_id():
 
 
 def test_demo_rejects_arguments(capsys):
-    """``demo`` takes no arguments: exit 2 and one line on stderr."""
+    """``demo`` takes no arguments: exit 2 and argparse's error on stderr."""
     assert trace.main(['demo', 'extra']) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith('global-reqid-trace demo: error:')
+
+
+def test_demo_help_exits_zero(capsys):
+    """``demo --help`` describes the demo and exits 0."""
+    assert trace.main(['demo', '--help']) == 0
+    assert '127.0.0.1' in capsys.readouterr().out
