@@ -1,6 +1,5 @@
 """Tests of the entry points in setup.cfg, loaded through stevedore."""
 
-from oslo_context import context as oslo_context
 import pytest
 from stevedore import driver
 from stevedore import named
@@ -12,19 +11,6 @@ from global_reqid import opts
 from global_reqid.cmd import trace
 
 INBOUND = 'req-22222222-2222-4222-8222-222222222222'
-
-
-@pytest.fixture(autouse=True)
-def no_current_oslo_context():
-    """Start and end every test with no oslo.context current context."""
-    saved = oslo_context.get_current()
-    # NOTE: oslo.context has no public way to clear its current context;
-    # its thread-local store is the one place it lives.
-    oslo_context._request_store.__dict__.pop('context', None)
-    yield
-    oslo_context._request_store.__dict__.pop('context', None)
-    if saved is not None:
-        saved.update_store()
 
 
 def load(namespace, name):

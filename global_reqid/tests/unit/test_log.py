@@ -21,27 +21,6 @@ CONTEXT_FORMAT = '[%(global_request_id)s %(request_id)s] %(message)s'
 DEFAULT_FORMAT = 'DEFAULT %(message)s'
 
 
-@pytest.fixture(autouse=True)
-def no_current_oslo_context():
-    """Start and end every test with no oslo.context current context."""
-    saved = oslo_context.get_current()
-    # NOTE: oslo.context has no public way to clear its current context;
-    # its thread-local store is the one place it lives.
-    oslo_context._request_store.__dict__.pop('context', None)
-    yield
-    oslo_context._request_store.__dict__.pop('context', None)
-    if saved is not None:
-        saved.update_store()
-
-
-@pytest.fixture(autouse=True)
-def no_current_ids():
-    """Start every test with no ids held; restore what was held after."""
-    token = context.activate(None)
-    yield
-    context.deactivate(token)
-
-
 @pytest.fixture
 def oslo_conf():
     """A ConfigOpts with oslo.log's options and oslo's default formats."""

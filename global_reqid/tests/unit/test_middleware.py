@@ -25,14 +25,6 @@ INVALID = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _clean_current():
-    """No test leaves an oslo.context context or our ids behind."""
-    yield
-    oslo_context._request_store.__dict__.pop('context', None)
-    assert reqid_context.current() is None
-
-
 def recording_app(seen):
     """A WSGI app that records what it saw of the request's ids."""
 
