@@ -236,12 +236,13 @@ class RequestId:
                     if name.lower() == answer:
                         break
                 else:
-                    headers = headers + [(ids.REQUEST_ID_HEADER, local_id)]
+                    headers = list(headers)
+                    headers.append((ids.REQUEST_ID_HEADER, local_id))
                 return start_response(status, headers, exc_info)
         else:
             def _start_response(status, headers, exc_info=None):
                 present = {name.lower() for name, _ in headers}
-                headers = headers + [
+                headers = list(headers) + [
                     (h, local_id) for h in self.answer_headers
                     if h.lower() not in present]
                 return start_response(status, headers, exc_info)

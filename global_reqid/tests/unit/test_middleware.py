@@ -370,3 +370,14 @@ def test_downstream_request_id_rejects_unknown_choice():
     """downstream_request_id accepts only local or global."""
     with pytest.raises(middleware.ConfigError):
         middleware.RequestId(None, {'downstream_request_id': 'raw'})
+
+
+def test_app_passing_header_tuple_still_answered():
+    """An app that passes a tuple of headers is still answered the id."""
+
+    def app(environ, start_response):
+        start_response('200 OK', (('Content-Type', 'text/plain'),))
+        return [b'']
+
+    resp = webtest.TestApp(middleware.RequestId(app, {})).get('/')
+    assert ids.is_valid_request_id(resp.headers['X-OpenStack-Request-ID'])
