@@ -18,6 +18,9 @@ from oslo_config import cfg
 from global_reqid import context as reqid_context
 from global_reqid import ids
 from global_reqid import opts
+from global_reqid.events import recorder as recorder_module
+from global_reqid.events import rules
+from global_reqid.events import sinks
 
 LOG = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ class ConfigError(ValueError):
 
 
 def _option_names():
-    return frozenset(opt.dest for opt in opts.MIDDLEWARE_OPTS)
+    return frozenset(opt.dest for opt in opts.all_opts())
 
 
 def check_paste_options(conf):
@@ -132,10 +135,10 @@ class RequestId:
             paste = dict(conf or {})
             check_paste_options(paste)
             oslo_conf = _oslo_conf_for(paste)
-        oslo_conf.register_opts(opts.MIDDLEWARE_OPTS, group=opts.GROUP)
+        oslo_conf.register_opts(opts.all_opts(), group=opts.GROUP)
         group = getattr(oslo_conf, opts.GROUP)
         values = {}
-        for opt in opts.MIDDLEWARE_OPTS:
+        for opt in opts.all_opts():
             if opt.dest in paste:
                 try:
                     values[opt.dest] = opt.type(paste[opt.dest])
@@ -168,6 +171,7 @@ class RequestId:
 
         self._lock = threading.Lock()
         self._dropped = {'request_id': 0, 'caller': 0, 'parent': 0}
+        self._recorder = _make_recorder(values, self.service_name)
 
     @classmethod
     def factory(cls, global_conf, **local_conf):
@@ -184,6 +188,21 @@ class RequestId:
         def _factory(app):
             return cls(app, conf)
         return _factory
+
+    def flush(self, timeout=5.0):
+        """Wait until the events recorded so far are written; True if so."""
+        if self._recorder is None:
+            return True
+        return all(sink.flush(timeout) for sink in self._recorder.sinks
+                   if hasattr(sink, 'flush'))
+
+    @property
+    def event_stats(self):
+        """Counts of each event sink (written, dropped, ...), by sink."""
+        if self._recorder is None:
+            return {}
+        return {type(sink).__name__: sink.stats()
+                for sink in self._recorder.sinks if hasattr(sink, 'stats')}
 
     @property
     def dropped(self):
@@ -226,8 +245,9 @@ class RequestId:
         if ids.HTTP_CALLER in environ or ids.HTTP_PARENT in environ:
             caller, parent = self._trace_links(environ)
 
-        token = reqid_context.activate(_new_ids((
-            local_id, global_id, self.service_name, caller, parent)))
+        held = _new_ids((local_id, global_id, self.service_name, caller,
+                         parent))
+        token = reqid_context.activate(held)
 
         answer = self._answer_one
         if answer is not None:
@@ -247,6 +267,11 @@ class RequestId:
                     if h.lower() not in present]
                 return start_response(status, headers, exc_info)
 
+        recorder = self._recorder
+        if recorder is not None and not recorder.skip(held, environ):
+            return recorder.serve(
+                self.application, environ, _start_response, held,
+                functools.partial(reqid_context.deactivate, token))
         try:
             result = self.application(environ, _start_response)
         except BaseException:
@@ -270,6 +295,29 @@ class RequestId:
                 environ[env_key] = value
             found.append(value)
         return found
+
+
+def _make_recorder(values, service):
+    """The event recorder the options ask for, or None for no events."""
+    names = [n.strip() for n in values['event_sinks'] or () if n.strip()]
+    if not names or names == ['none']:
+        return None
+    directory = (values['event_dir'] or os.environ.get(opts.EVENT_DIR_ENV)
+                 or opts.DEFAULT_EVENT_DIR)
+    try:
+        made = sinks.make_sinks(
+            names, service=service, directory=directory,
+            max_bytes=values['event_max_bytes'],
+            backup_count=values['event_backup_count'],
+            compress=values['event_compress'],
+            queue_size=values['event_queue_size'])
+    except ValueError as exc:
+        raise ConfigError('global_reqid: event_sinks: %s' % exc) from None
+    filter_rules = (rules.Rules(values['filter_rules'])
+                    if values['filter_rules'] else None)
+    return recorder_module.Recorder(
+        made, filter_rules, capture_bodies=values['capture_bodies'],
+        max_body_bytes=values['max_body_bytes'])
 
 
 # NOTE: tuple.__new__ skips the NamedTuple's Python-level __new__: half the

@@ -43,6 +43,75 @@ MIDDLEWARE_OPTS = [
 ]
 
 
+EVENT_SINKS = ('file', 'log', 'none')
+DEFAULT_EVENT_DIR = '/var/log/global-reqid'
+#: Environment variable that, when set, is the default ``event_dir`` (and
+#: the default events source of ``global-reqid-trace``).
+EVENT_DIR_ENV = 'GLOBAL_REQID_EVENTS'
+
+EVENT_OPTS = [
+    cfg.ListOpt(
+        'event_sinks',
+        default=['file'],
+        help='Where sequence events go, a comma list of: "file" (one '
+             'JSON-lines file per process in event_dir), "log" (one record '
+             'per event on the Python logger "global_reqid.events", shipped '
+             'wherever the service\'s logs go), "none" (record nothing; '
+             'alone only). Default: file.'),
+    cfg.StrOpt(
+        'event_dir',
+        sample_default=DEFAULT_EVENT_DIR,
+        help='Directory of the file sink; each process writes '
+             '<service>.<host>.<pid>.jsonl there. Default: '
+             '$GLOBAL_REQID_EVENTS when set, else /var/log/global-reqid.'),
+    cfg.IntOpt(
+        'event_max_bytes',
+        default=50 * 1024 * 1024,
+        min=0,
+        help='Size in bytes at which an event file is rotated; 0 never '
+             'rotates. Default: 52428800 (50 MiB).'),
+    cfg.IntOpt(
+        'event_backup_count',
+        default=5,
+        min=0,
+        help='How many rotated event files are kept per process. '
+             'Default: 5.'),
+    cfg.BoolOpt(
+        'event_compress',
+        default=False,
+        help='Gzip rotated event files (<file>.1.gz). Default: false.'),
+    cfg.IntOpt(
+        'event_queue_size',
+        default=10000,
+        min=1,
+        help='Events waiting for the background writer, at most; when the '
+             'queue is full events are dropped and counted, never waited '
+             'for. Default: 10000.'),
+    cfg.BoolOpt(
+        'capture_bodies',
+        default=False,
+        help='Also record request and response headers and bodies, capped '
+             'at max_body_bytes, with every secret masked and binary '
+             'bodies summarised. Default: false.'),
+    cfg.IntOpt(
+        'max_body_bytes',
+        default=4096,
+        min=0,
+        help='Bytes of each body kept when capture_bodies is on. '
+             'Default: 4096.'),
+    cfg.StrOpt(
+        'filter_rules',
+        help='Path of a JSON or YAML rules file naming calls not to record '
+             '(by caller, callee, method and URL template). Re-read when it '
+             'changes. Default: none, record everything.'),
+]
+
+
+def all_opts():
+    """Every option of the [global_reqid] group (the originals)."""
+    return MIDDLEWARE_OPTS + EVENT_OPTS
+
+
 def list_opts():
     """Return the options for oslo-config-generator (deep copies)."""
-    return [(GROUP, copy.deepcopy(MIDDLEWARE_OPTS))]
+    return [(GROUP, copy.deepcopy(all_opts()))]

@@ -8,7 +8,12 @@ import pytest
 
 from global_reqid import opts
 
-EXPECTED = {'service_name', 'compat_headers', 'downstream_request_id'}
+EXPECTED = {
+    'service_name', 'compat_headers', 'downstream_request_id',
+    'event_sinks', 'event_dir', 'event_max_bytes', 'event_backup_count',
+    'event_compress', 'event_queue_size', 'capture_bodies',
+    'max_body_bytes', 'filter_rules',
+}
 
 
 def test_list_opts_gives_the_global_reqid_group():
@@ -21,28 +26,28 @@ def test_list_opts_gives_the_global_reqid_group():
 def test_list_opts_equal_the_declared_options():
     """The listed options are the declared ones, value for value."""
     ((_, listed),) = opts.list_opts()
-    assert listed == opts.MIDDLEWARE_OPTS
+    assert listed == opts.all_opts()
 
 
 def test_list_opts_returns_deep_copies():
     """Mutating list_opts()'s result leaves MIDDLEWARE_OPTS unchanged."""
-    original_help = [opt.help for opt in opts.MIDDLEWARE_OPTS]
-    original_default = list(opts.MIDDLEWARE_OPTS[1].default)
+    original_help = [opt.help for opt in opts.all_opts()]
+    original_default = list(opts.all_opts()[1].default)
     ((_, listed),) = opts.list_opts()
     for opt in listed:
-        assert all(opt is not declared for declared in opts.MIDDLEWARE_OPTS)
+        assert all(opt is not declared for declared in opts.all_opts())
         opt.help = 'changed'
     listed[1].default.append('x-mutated')
     listed.append(cfg.StrOpt('extra'))
-    assert [opt.help for opt in opts.MIDDLEWARE_OPTS] == original_help
-    assert opts.MIDDLEWARE_OPTS[1].default == original_default
-    assert len(opts.MIDDLEWARE_OPTS) == len(EXPECTED)
-    assert opts.list_opts()[0][1] == opts.MIDDLEWARE_OPTS
+    assert [opt.help for opt in opts.all_opts()] == original_help
+    assert opts.all_opts()[1].default == original_default
+    assert len(opts.all_opts()) == len(EXPECTED)
+    assert opts.list_opts()[0][1] == opts.all_opts()
 
 
 def test_option_help_states_the_default():
     """Every option's help text says what its default is."""
-    for opt in opts.MIDDLEWARE_OPTS:
+    for opt in opts.all_opts():
         assert 'Default:' in opt.help, opt.dest
 
 
@@ -90,5 +95,10 @@ def test_generator_renders_help_and_types(sample):
     assert by_name['service_name']['type'] == 'string value'
     assert by_name['compat_headers']['type'] == 'list value'
     assert by_name['compat_headers']['default'] == []
-    for opt in opts.MIDDLEWARE_OPTS:
+    for opt in opts.all_opts():
         assert by_name[opt.dest]['help'] == opt.help
+
+
+def test_event_dir_sample_default_is_the_documented_path(sample):
+    """The sample shows /var/log/global-reqid, not this machine's value."""
+    assert '#event_dir = /var/log/global-reqid' in sample().splitlines()
