@@ -12,6 +12,7 @@ import io
 import logging
 import socketserver
 import sys
+import tempfile
 import threading
 from wsgiref import simple_server
 
@@ -20,6 +21,7 @@ from oslo_config import cfg
 from oslo_log import log as oslo_log
 
 from global_reqid import context as reqid_context
+from global_reqid.events import reader
 from global_reqid import ids
 from global_reqid import log as reqid_log
 from global_reqid import middleware
@@ -72,8 +74,12 @@ def _compute_api(image_url):
     return app
 
 
-def run(out):
-    """Run the demo, writing its report to ``out``; return the exit status."""
+def run(out, event_dir=None):
+    """Run the demo, writing its report to ``out``; return the exit status.
+
+    Events go to ``event_dir`` (a new temporary directory by default).
+    """
+    event_dir = event_dir or tempfile.mkdtemp(prefix='global-reqid-demo-')
     conf = cfg.ConfigOpts()
     oslo_log.register_options(conf)
     conf([], default_config_files=[])
@@ -87,10 +93,13 @@ def run(out):
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    image, image_url = _serve(middleware.RequestId(
-        _image_api, {'service_name': 'image-api'}))
-    compute, compute_url = _serve(middleware.RequestId(
-        _compute_api(image_url), {'service_name': 'compute-api'}))
+    image_filter = middleware.RequestId(
+        _image_api, {'service_name': 'image-api', 'event_dir': event_dir})
+    image, image_url = _serve(image_filter)
+    compute_filter = middleware.RequestId(
+        _compute_api(image_url),
+        {'service_name': 'compute-api', 'event_dir': event_dir})
+    compute, compute_url = _serve(compute_filter)
     try:
         global_id = ids.new_request_id()
         out.write('client sends X-OpenStack-Request-ID: %s\n' % global_id)
@@ -112,7 +121,18 @@ def run(out):
         out.write('  %s\n' % line)
     services = {line.split()[3].split('.')[0] for line in lines
                 if global_id in line}
-    ok = services == {'compute', 'image'}
+    image_filter.flush()
+    compute_filter.flush()
+    events = sorted((e for e in reader.iter_directory(event_dir)
+                     if e.get('global_request_id') == global_id),
+                    key=lambda e: e['start'])
+    out.write('\nsequence events in %s:\n' % event_dir)
+    for event in events:
+        out.write('  %s %-11s -> %-11s %-4s %-22s %s %7.1f ms  %s\n' % (
+            event['start'][11:23], event['caller'] or 'client',
+            event['service'], event['method'], event['route'],
+            event['status'], event['duration_ms'], event['request_id']))
+    ok = services == {'compute', 'image'} and len(events) == 2
     out.write('\n%s: the global id is in the logs of %s\n' % (
         'OK' if ok else 'FAILED', ', '.join(sorted(services)) or 'nothing'))
     return 0 if ok else 1

@@ -119,12 +119,17 @@ _MAX_DEPTH = 4  # JSON in a string in JSON ...
 # Free text. Leads end where a value starts; a value runs to its closing
 # quote or, when it has none (truncated), to the end of the text or line.
 # Values in escaped text (\"password\": \"...\") are found by _escaped_end.
-_QUOTED = (r'"(?:[^"\\\n]|\\.)*(?:"|\\?(?=\n)|\\?\Z)|'
-           r"'(?:[^'\\\n]|\\.)*(?:'|\\?(?=\n)|\\?\Z)|")
-_STRUCT_VALUE = re.compile(_QUOTED + r'(?![{\[])[^\s,;}\]]*')
-_URL_VALUE = re.compile(_QUOTED + r'[^\s&"\'<>]*')
-_LINE_VALUE = re.compile(_QUOTED + r'[^\r\n]*')
-_FLAG_VALUE = re.compile(_QUOTED + r'[^\s"\']*')
+# Whatever follows a closing quote up to a separator is part of the value
+# too ('abc'def): a password may hold quotes.
+_QUOTED = (r'(?:"(?:[^"\\\n]|\\.)*(?:"|\\?(?=\n)|\\?\Z)|'
+           r"'(?:[^'\\\n]|\\.)*(?:'|\\?(?=\n)|\\?\Z))")
+_STRUCT_VALUE = re.compile(r'(?:%s|(?![{\[]))[^\s,;}\]]*' % _QUOTED)
+_URL_VALUE = re.compile(_QUOTED + r'?[^\s&"\'<>]*')
+_LINE_VALUE = re.compile(r'[^\r\n]*')
+_FLAG_VALUE = re.compile(_QUOTED + r'?[^\s"\']*')
+# A YAML block scalar (password: |) goes on over the lines indented deeper.
+_BLOCK_SCALAR = re.compile(r'[|>][-+0-9]*[ \t]*(?=\r?\n|\Z)')
+_BLOCK_VALUE = r'[^\r\n]*(?:\r?\n(?:[ \t]{%d,}[^\r\n]*|[ \t]*(?=\r?\n)))*'
 _XML_VALUE = re.compile(r'(?:<!\[CDATA\[.*?(?:\]\]>|\Z)|[^<])*', re.DOTALL)
 _PART_VALUE = re.compile(r'.*?(?=\r?\n--|\Z)', re.DOTALL)
 _QUOTE = re.compile(r'\\*["\']')
@@ -606,10 +611,18 @@ def _mask_quoted_pairs(text):
 
 
 def _mask_bare_pairs(text):
-    return _mask_after(
-        text, _BARE_LEAD,
-        lambda m: (_URL_VALUE, True) if m.group('url') else (_LINE_VALUE,
-                                                               False))
+    return _mask_after(text, _BARE_LEAD, _bare_value)
+
+
+def _bare_value(match):
+    if match.group('url'):
+        return _URL_VALUE, True
+    text = match.string
+    if not _BLOCK_SCALAR.match(text, match.end()):
+        return _LINE_VALUE, False
+    line = text[text.rfind('\n', 0, match.start()) + 1:match.start()]
+    indent = len(line) - len(line.lstrip(' \t'))
+    return re.compile(_BLOCK_VALUE % (indent + 1)), False
 
 
 def _mask_flags(text):

@@ -28,6 +28,12 @@ def test_demo_log_lines_share_the_global_id():
     assert all(p[1] == sent for p in pairs)
     locals_ = {p[0]: p[2] for p in pairs}
     assert len(set(locals_.values())) == 2 and sent not in locals_.values()
+    # The sequence events: client -> compute-api -> image-api, with the
+    # local ids the services logged.
+    arrows = re.findall(r'  \S+ (\S+) +-> (\S+) .* (%s)$' % ID, out.stdout,
+                        re.MULTILINE)
+    assert arrows == [('client', 'compute-api', locals_['compute']),
+                      ('compute-api', 'image-api', locals_['image'])]
 
 
 def test_demo_rejects_arguments(capsys):

@@ -221,3 +221,43 @@ def test_unknown_event_sink_is_a_load_error():
 
     with pytest.raises(middleware.ConfigError, match='event_sinks'):
         middleware.RequestId(None, {'event_sinks': 'file,kafka'})
+
+
+def test_unwritable_event_dir_never_fails_requests(tmp_path, caplog):
+    """A blocked event_dir: requests succeed, drops counted, then resume."""
+    import logging
+    import time
+
+    from global_reqid import middleware
+    from global_reqid.events import reader
+
+    blocked = tmp_path / 'events'
+    blocked.write_text('a regular file where the directory should be')
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        return [b'ok']
+
+    caplog.set_level(logging.INFO, logger='global_reqid.events')
+    filt = middleware.RequestId(app, {'service_name': 'api',
+                                      'event_dir': str(blocked)})
+    client = webtest.TestApp(filt)
+    for _ in range(5):
+        assert client.get('/').status_int == 200
+    filt.flush(10)
+    stats = filt.event_stats['FileSink']
+    assert stats['dropped_io'] == 5 and stats['written'] == 0
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and str(blocked) in warnings[0].getMessage()
+
+    blocked.unlink()
+    deadline = time.monotonic() + 10
+    answered = None
+    while time.monotonic() < deadline:
+        answered = client.get('/').headers['X-OpenStack-Request-ID']
+        filt.flush(10)
+        if filt.event_stats['FileSink']['written']:
+            break
+        time.sleep(0.1)
+    written = [e['request_id'] for e in reader.iter_directory(blocked)]
+    assert written and written[-1] == answered
