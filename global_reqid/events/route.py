@@ -28,13 +28,21 @@ def template(path):
         return '/'
     path = path.split('?', 1)[0]
     parts = path.split('/')
+    changed = False
     for i, part in enumerate(parts):
-        if not part:
-            continue
-        if _UUID.fullmatch(part):
+        # NOTE: ids are all digits or at least 16 characters long: most
+        # segments (names, versions) are ruled out without a regex.
+        if len(part) < 16:
+            if not part.isdigit() or not _NUMBER.fullmatch(part):
+                continue
+            parts[i] = '{id}'
+        elif _UUID.fullmatch(part):
             parts[i] = '{uuid}'
         elif _REQUEST_ID.fullmatch(part):
             parts[i] = '{request_id}'
-        elif _NUMBER.fullmatch(part) or _HEX_ID.fullmatch(part):
+        elif _HEX_ID.fullmatch(part):
             parts[i] = '{id}'
-    return '/'.join(parts)
+        else:
+            continue
+        changed = True
+    return '/'.join(parts) if changed else path

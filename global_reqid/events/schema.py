@@ -24,10 +24,24 @@ SERVER_FIELDS = (
 )
 
 
+# The formatted second of the last event: events come in bursts within a
+# second, and formatting a datetime costs more than the rest of an event.
+_last_second = [None, '']
+
+
 def format_time(epoch):
     """Format seconds since the epoch as UTC ISO 8601 with microseconds."""
-    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
-    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    second = int(epoch // 1)
+    micros = int(round((epoch - second) * 1e6))
+    if micros >= 1000000:
+        second, micros = second + 1, micros - 1000000
+    cached = _last_second
+    if cached[0] != second:
+        moment = datetime.datetime.fromtimestamp(second,
+                                                 datetime.timezone.utc)
+        cached = [second, moment.strftime('%Y-%m-%dT%H:%M:%S')]
+        _last_second[:] = cached
+    return '%s.%06dZ' % (cached[1], micros)
 
 
 def to_json(event):
@@ -53,5 +67,10 @@ def to_json(event):
         out['body'] = {
             side: redact.body(data, content_type, limit)
             for side, (data, content_type, limit) in body.items()}
-    return json.dumps(out, separators=(',', ':'), default=str,
-                      ensure_ascii=False)
+    return _ENCODER.encode(out)
+
+
+# NOTE: one encoder for every event: json.dumps builds a new one per call
+# when given any option, which costs as much as the encoding.
+_ENCODER = json.JSONEncoder(separators=(',', ':'), default=str,
+                            ensure_ascii=False)
