@@ -21,10 +21,10 @@ from oslo_config import cfg
 from oslo_log import log as oslo_log
 
 from global_reqid import context as reqid_context
-from global_reqid.events import reader
 from global_reqid import ids
 from global_reqid import log as reqid_log
 from global_reqid import middleware
+from global_reqid.events import reader
 
 LOG = logging.getLogger('global_reqid.demo')
 FORMAT = ('%(asctime)s.%(msecs)03d %(levelname)s %(name)s '
