@@ -152,8 +152,9 @@ _PART_LEAD = re.compile(
 _PEM = re.compile(
     r'(?P<begin>-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----).*?'
     r'(?P<end>-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)', re.DOTALL)
-_USERINFO = re.compile(
-    r'(?<![\w+.-])(?P<lead>[A-Za-z][\w+.-]*://[^/\s:@?#]*:)[^/\s@?#]*(?P<end>@|\Z)')
+# scheme://user:password@host; a cut-off password runs to the end.
+_USERINFO = re.compile(r'(?<![\w+.-])(?P<lead>[A-Za-z][\w+.-]*://'
+                       r'[^/\s:@?#]*:)[^/\s@?#]*(?P<end>@|\Z)')
 _SCHEME = re.compile(
     r'\b(?P<scheme>Bearer|Basic)(?P<space>[ \t]+)(?P<value>[\w.~+/-]+=*)',
     re.IGNORECASE)
@@ -232,8 +233,9 @@ def headers(values):
     ``values`` is a dict or an iterable of ``(name, value)`` pairs (WSGI
     response headers). Repeated names (compared case-insensitively) are
     joined with ``', '``, each value masked on its own; names keep their
-    first spelling. Passwords, keys and Basic credentials become ``***``;
-    query strings in other values (``Location``) are masked too.
+    first spelling. Passwords, keys and Basic credentials become ``***``.
+    Other values are masked as free text (a ``Location`` with a signed
+    query, a URL with a password).
     """
     try:
         grouped = {}
@@ -262,8 +264,8 @@ def _mask_header(name, value):
     action = _classify(name)
     if action is None and name.lower() in SECRET_HEADERS:
         action = _HASH
-    if action is None:
-        return _mask_shapes(_mask_userinfo(_mask_url(value)))
+    if action is None:  # a Location, a debug header: mask what is inside
+        return _mask_text(_mask_url(value))
     return _masked(action, value)
 
 
@@ -285,20 +287,28 @@ def query(query_string):
     next ``&``: whichever separator the server uses, nothing of it shows.
     """
     try:
-        return '&'.join(_mask_param(piece)
-                        for piece in _as_text(query_string).split('&'))
+        return _mask_query(_as_text(query_string))
     except Exception:
         return MASK
 
 
-def _mask_param(piece):
+def _mask_query(text, cut=False):
+    """Mask a query string; when ``cut``, its last value may be cut off."""
+    pieces = text.split('&')
+    last = len(pieces) - 1
+    return '&'.join(_mask_param(piece, cut and index == last)
+                    for index, piece in enumerate(pieces))
+
+
+def _mask_param(piece, cut):
     parts = piece.split(';')
     for index, part in enumerate(parts):
         name, sep, value = part.partition('=')
         action = sep and _classify(urllib.parse.unquote_plus(name))
         if action:
             value = ';'.join([value] + parts[index + 1:])
-            value = _masked(action, urllib.parse.unquote_plus(value))
+            value = (_masked(_STAR, value) if cut else
+                     _masked(action, urllib.parse.unquote_plus(value)))
             return ';'.join(parts[:index] + [name + '=' + value])
     return piece
 
@@ -308,8 +318,10 @@ def body(data, content_type=None, limit=None):
 
     ``data`` is the captured bytes (perhaps a prefix of the real body),
     ``content_type`` the Content-Type header or None, ``limit`` the most
-    characters of text to keep (None: all). Text has every secret masked,
-    then is cut to ``limit`` characters followed by
+    characters of text to keep (None: all). Text has every secret masked
+    (a secret value that reaches the end of ``data`` may be cut short, and
+    is ``***`` rather than a hash), then is cut to ``limit`` characters,
+    followed by
     ``...[truncated, N bytes]`` (N: bytes captured). Binary content is
     summarised as ``{"binary": true, "bytes": N, "content_type": ...}``.
     Never raises: on any failure the summary says the body was omitted.
@@ -334,7 +346,12 @@ def _body(data, content_type, limit):
         text = _decode(data, media, charset)
         if text is None:
             return _summary(data, content_type)
-    masked = query(text) if media == _FORM else _mask_text(text)
+    # NOTE: the capture may have stopped anywhere: a value that runs to
+    # the end of it may be cut short, and is never hashed.
+    if media == _FORM:
+        masked = _mask_query(text, cut=True)
+    else:
+        masked = _mask_text(text, cut=True)
     if limit is not None and len(masked) > max(int(limit), 0):
         masked = masked[:max(int(limit), 0)] + TRUNCATED % len(data)
     return masked
@@ -420,7 +437,8 @@ def path(value):
         return MASK
 
 
-def _mask_text(text, depth=0):
+def _mask_text(text, depth=0, cut=False):
+    """Mask any text; when ``cut``, it may end in the middle of a value."""
     if depth < _MAX_DEPTH and _looks_like_json(text):
         masked = _mask_json(text, depth)
         if masked is not None:
@@ -428,7 +446,7 @@ def _mask_text(text, depth=0):
     if not _HINT.search(text):
         return text
     for rule in _TEXT_RULES:
-        text = rule(text)
+        text = rule(text, cut)
     return text
 
 
@@ -482,7 +500,7 @@ def _mask_json_value(kind, lexeme, stack, key, depth):
         return '"%s"' % MASK
     value, complete = _decode_string(lexeme)
     if action is None:
-        masked = _mask_text(value, depth + 1)
+        masked = _mask_text(value, depth + 1, cut=not complete)
     elif action == _BLOB and depth + 1 < _MAX_DEPTH and _looks_like_json(
             value):
         # keystone's EC2 credential: {"access": ..., "secret": ...} as a
@@ -521,7 +539,7 @@ def _decode_string(token):
     return inner, False
 
 
-def _mask_after(text, lead, value_for):
+def _mask_after(text, cut, lead, value_for):
     """Mask the value after each match of ``lead`` that names a secret.
 
     Only the lead is consumed when its name is not a secret, so a pair
@@ -540,7 +558,8 @@ def _mask_after(text, lead, value_for):
         if end is None:
             end = pattern.match(text, match.end()).end()
         out.append(text[cursor:match.end()])
-        out.append(_mask_span(action, text[match.end():end], decode))
+        out.append(_mask_span(action, text[match.end():end], decode,
+                              cut and end == len(text)))
         cursor = end
     if not out:
         return text
@@ -567,7 +586,7 @@ def _escaped_end(text, start):
     return len(text)
 
 
-def _mask_span(action, raw, decode=False):
+def _mask_span(action, raw, decode=False, cut=False):
     """Mask a value as written: quoted or bare, whole or cut off."""
     value = raw.strip()
     if not value:
@@ -582,6 +601,8 @@ def _mask_span(action, raw, decode=False):
             value = mark + _masked(action, inner[:-len(mark)]) + mark
         elif inner and not _is_masked(inner):
             value = mark + MASK
+    elif cut:
+        value = _masked(_STAR, value)
     else:
         if decode:
             value = urllib.parse.unquote_plus(value)
@@ -589,29 +610,30 @@ def _mask_span(action, raw, decode=False):
     return head + value + tail
 
 
-def _mask_pem(text):
+def _mask_pem(text, cut=False):
     return _PEM.sub(r'\g<begin>%s\g<end>' % MASK, text)
 
 
-def _mask_userinfo(text):
+def _mask_userinfo(text, cut=False):
     return _USERINFO.sub(r'\g<lead>%s\g<end>' % MASK, text)
 
 
-def _mask_xml(text):
-    return _mask_after(text, _XML_LEAD, lambda m: (_XML_VALUE, False))
+def _mask_xml(text, cut):
+    return _mask_after(text, cut, _XML_LEAD, lambda m: (_XML_VALUE, False))
 
 
-def _mask_parts(text):
-    return _mask_after(text, _PART_LEAD, lambda m: (_PART_VALUE, False))
+def _mask_parts(text, cut):
+    return _mask_after(text, cut, _PART_LEAD,
+                       lambda m: (_PART_VALUE, False))
 
 
-def _mask_quoted_pairs(text):
-    return _mask_after(text, _QUOTED_LEAD,
+def _mask_quoted_pairs(text, cut):
+    return _mask_after(text, cut, _QUOTED_LEAD,
                        lambda m: (_STRUCT_VALUE, False))
 
 
-def _mask_bare_pairs(text):
-    return _mask_after(text, _BARE_LEAD, _bare_value)
+def _mask_bare_pairs(text, cut):
+    return _mask_after(text, cut, _BARE_LEAD, _bare_value)
 
 
 def _bare_value(match):
@@ -625,26 +647,28 @@ def _bare_value(match):
     return re.compile(_BLOCK_VALUE % (indent + 1)), False
 
 
-def _mask_flags(text):
-    return _mask_after(text, _FLAG_LEAD, lambda m: (_FLAG_VALUE, False))
+def _mask_flags(text, cut):
+    return _mask_after(text, cut, _FLAG_LEAD,
+                       lambda m: (_FLAG_VALUE, False))
 
 
-def _mask_scheme(match):
-    value = match.group('value')
-    if _PLAIN_WORD.fullmatch(value) or _is_masked(value):
-        return match.group()
-    if match.group('scheme').lower() == 'basic':
-        value = MASK
-    else:
-        value = hash_value(value)
-    return match.group('scheme') + match.group('space') + value
+def _mask_schemes(text, cut):
+    def mask(match):
+        value = match.group('value')
+        if _PLAIN_WORD.fullmatch(value) or _is_masked(value):
+            return match.group()
+        if (match.group('scheme').lower() == 'basic'
+                or cut and match.end() == len(text)):
+            value = MASK
+        else:
+            value = hash_value(value)
+        return match.group('scheme') + match.group('space') + value
+    return _SCHEME.sub(mask, text)
 
 
-def _mask_schemes(text):
-    return _SCHEME.sub(_mask_scheme, text)
-
-
-def _mask_shapes(text):
+def _mask_shapes(text, cut=False):
+    # NOTE: a fernet token cut short is still hashed: its first characters
+    # are a version and a timestamp, and the rest is random.
     return _TOKEN_SHAPE.sub(lambda m: hash_value(m.group()), text)
 
 

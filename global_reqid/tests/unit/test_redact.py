@@ -199,7 +199,8 @@ CORPUS = [
     Case(
         'EC2 credential create (blob)',
         secrets=(EC2_ACCESS, EC2_SECRET),
-        keep=('"type": "ec2"', 'project_id', '9f8e7d6c5b4a39281706f5e4d3c2b1a0'),
+        keep=('"type": "ec2"', 'project_id',
+              '9f8e7d6c5b4a39281706f5e4d3c2b1a0'),
         request_body=(js({'credential': {
             'blob': json.dumps({'access': EC2_ACCESS, 'secret': EC2_SECRET}),
             'project_id': '9f8e7d6c5b4a39281706f5e4d3c2b1a0',
@@ -359,7 +360,8 @@ CORPUS = [
               'MANUAL'),
         request_headers={'X-Auth-Token': SERVICE_TOKEN},
         request_body=(js({'server': {
-            'name': 'web-1', 'imageRef': '70a599e0-31e7-49b7-b260-868f441e862b',
+            'name': 'web-1',
+            'imageRef': '70a599e0-31e7-49b7-b260-868f441e862b',
             'flavorRef': '1', 'adminPass': NOVA_PASSWORD,
             'key_name': 'mykey', 'metadata': {'role': 'web'},
             'user_data': base64.b64encode(
@@ -582,6 +584,20 @@ def test_value_cut_by_truncation_is_masked(data):
         assert 'abc' not in out and '7319' not in out, out
 
 
+def test_value_at_end_of_capture_is_starred():
+    """A secret that ends the captured text may be cut, so is not hashed."""
+    assert redact.body(b'a=1&token=Zq8vKx3mWp', None, None) == 'a=1&token=***'
+    assert redact.body(b'a=1&token=Zq8vKx3mWp',
+                       'application/x-www-form-urlencoded', None) == (
+        'a=1&token=***')
+    assert redact.body(b'token=Zq8vKx3mWp&a=1', None, None) == (
+        'token=%s&a=1' % redact.hash_value('Zq8vKx3mWp'))
+    assert redact.query('a=1&token=Zq8vKx3mWp') == (
+        'a=1&token=%s' % redact.hash_value('Zq8vKx3mWp'))
+    assert redact.body(b'got Bearer Zq8vKx3mWp', None, None) == (
+        'got Bearer ***')
+
+
 def test_blob_is_masked_inside_and_stays_json():
     """A keystone EC2 blob keeps its shape, its access and secret masked."""
     blob = json.dumps({'access': EC2_ACCESS, 'secret': EC2_SECRET})
@@ -637,6 +653,10 @@ def test_secret_headers_constant():
     ('WWW-Authenticate', 'Keystone uri="https://keystone.example.com"'),
     ('X-Auth-User', 'demo:demo'),
     ('Location', 'https://h.example.com/v1/AUTH_demo/c/o?multipart=get'),
+    ('Date', 'Mon, 01 Jan 2024 00:00:00 GMT'),
+    ('Keep-Alive', 'timeout=5, max=100'),
+    ('Content-Disposition', 'attachment; filename="q3 report.pdf"'),
+    ('User-Agent', 'python-novaclient keystoneauth1/5.6.0 CPython/3.11.4'),
 ])
 def test_other_headers_are_kept(name, value):
     """Headers that carry no secret are written as given."""
@@ -662,6 +682,12 @@ def test_headers_accept_dicts_pairs_and_bad_items():
     assert redact.headers(None) == {}
     assert redact.headers({'Set-Cookie': ['a=1', 'b=2']})['Set-Cookie'] == (
         '%s, %s' % (redact.hash_value('a=1'), redact.hash_value('b=2')))
+
+
+def test_other_header_values_are_masked_as_text():
+    """A secret written inside an ordinary header's value is masked."""
+    out = redact.headers({'X-Debug': 'user=bob password=Zq8vKx3mWp'})
+    assert out == {'X-Debug': 'user=bob password=***'}
 
 
 def test_header_url_query_and_password_are_masked():
@@ -793,6 +819,13 @@ def test_body_failure_is_summarised_not_shown():
 def test_free_text_rules(text, expected):
     """Free text masks quoted, bare, XML, flag, URL and PEM secrets."""
     assert redact.free_text(text) == expected
+
+
+def test_escaped_json_in_text_is_masked():
+    """JSON escaped in a string (a logged body) is masked to its real end."""
+    escaped = json.dumps(json.dumps({'password': 'a b\\"c d', 'u': 1}))
+    out = redact.free_text('body=' + escaped)
+    assert out == 'body=' + json.dumps(json.dumps({'password': '***', 'u': 1}))
 
 
 def test_multipart_secret_field_is_masked():
