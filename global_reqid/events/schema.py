@@ -9,6 +9,7 @@ ever grow within a version.
 
 import datetime
 import json
+import re
 
 from global_reqid.events import redact
 from global_reqid.events import route
@@ -23,6 +24,8 @@ SERVER_FIELDS = (
     'response_bytes', 'user_id', 'project_id',
 )
 
+
+_SECRET_STORE = re.compile(r'/(secrets|orders|containers)(/|$)')
 
 # The formatted second of the last event: events come in bursts within a
 # second, and formatting a datetime costs more than the rest of an event.
@@ -51,8 +54,12 @@ def to_json(event):
     ``query``, ``headers`` and ``body`` are redacted here.
     """
     out = dict(event)
-    if 'route' not in out and out.get('path') is not None:
-        out['route'] = route.template(out['path'])
+    if out.get('path') is not None:
+        # NOTE: some APIs put secrets in paths (/v2.0/tokens/<token>): the
+        # route is made from the masked path.
+        out['path'] = redact.path(out['path'])
+        if 'route' not in out:
+            out['route'] = route.template(out['path'])
     start = out.get('start')
     if isinstance(start, (int, float)):
         out['start'] = format_time(start)
@@ -63,7 +70,11 @@ def to_json(event):
         out['headers'] = {side: redact.headers(values)
                           for side, values in headers.items()}
     body = out.get('body')
-    if body:
+    if body and _SECRET_STORE.search(out.get('path') or ''):
+        # NOTE: barbican's payloads are the secrets themselves, with no
+        # field name to recognise them by.
+        out['body'] = {side: {'omitted': 'secret store'} for side in body}
+    elif body:
         out['body'] = {
             side: redact.body(data, content_type, limit)
             for side, (data, content_type, limit) in body.items()}
