@@ -162,6 +162,8 @@ _SCHEME = re.compile(
 _TOKEN_SHAPE = re.compile(r'(?<![\w-])(?:gAAAAA[\w-]*=*|'
                           r'eyJ[\w-]+\.[\w-]*(?:\.[\w-]*)?|'
                           r'AUTH_tk[0-9a-f]*)')
+# Whatever path() could mask starts with one of these.
+_PATH_HINT = re.compile(r'token|gAAAAA|eyJ|AUTH_tk|://', re.IGNORECASE)
 _HINT = re.compile(r'[=:<-]|gAAAAA|eyJ|AUTH_tk|bearer|basic',
                    re.IGNORECASE)
 
@@ -301,6 +303,18 @@ def _mask_query(text, cut=False):
 
 
 def _mask_param(piece, cut):
+    if ';' not in piece:
+        # NOTE: the common case, one name=value, without the general loop.
+        name, sep, value = piece.partition('=')
+        if not sep:
+            return piece
+        action = _classify(urllib.parse.unquote_plus(name)
+                           if '%' in name or '+' in name else name)
+        if not action:
+            return piece
+        value = (_masked(_STAR, value) if cut else
+                 _masked(action, urllib.parse.unquote_plus(value)))
+        return name + '=' + value
     parts = piece.split(';')
     for index, part in enumerate(parts):
         name, sep, value = part.partition('=')
@@ -427,7 +441,12 @@ def path(value):
     free of ids; this is for callers that record the raw path.
     """
     try:
-        segments = _as_text(value).split('/')
+        text = _as_text(value)
+        # NOTE: the common path has nothing token-like: one search, and the
+        # path is returned as it is.
+        if not _PATH_HINT.search(text):
+            return text
+        segments = text.split('/')
         for index in range(1, len(segments)):
             if segments[index] and 'token' in segments[index - 1].lower():
                 segments[index] = hash_value(

@@ -61,3 +61,16 @@ def test_event_is_not_mutated():
     before = dict(event)
     schema.to_json(event)
     assert event == before
+
+
+@pytest.mark.parametrize('value', [
+    'plain', 'quote " back \\ nl \n tab \t', 'é ü 漢字 \u2028', '\x00\x1f',
+    0, -1, 2 ** 70, 1.5, 1e-7, 123456.789, True, False, None,
+    [1, 'a', None], {'k': [1, {'x': 'y'}]},
+])
+def test_fast_values_encode_like_json(value):
+    """Every value is encoded exactly as the json module encodes it."""
+    line = schema.to_json({'x': value})
+    assert line == json.dumps({'x': value}, separators=(',', ':'),
+                              ensure_ascii=False)
+    assert json.loads(line) == {'x': value}
