@@ -261,3 +261,37 @@ def test_unwritable_event_dir_never_fails_requests(tmp_path, caplog):
         time.sleep(0.1)
     written = [e['request_id'] for e in reader.iter_directory(blocked)]
     assert written and written[-1] == answered
+
+
+def test_filter_rules_leave_matching_calls_out(tmp_path):
+    """Calls the rules file names are served but not recorded."""
+    from global_reqid import middleware
+    from global_reqid.events import reader
+
+    rules = tmp_path / 'rules.yaml'
+    rules.write_text('filters:\n'
+                     '  - from: nova-compute\n'
+                     '    method: GET\n'
+                     '    urls:\n'
+                     '      - /placement/resource_providers/{uuid}/\n'
+                     '  - urls: [/healthcheck]\n')
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        return [b'ok']
+
+    filt = middleware.RequestId(app, {
+        'service_name': 'placement-api', 'event_dir': str(tmp_path / 'ev'),
+        'filter_rules': str(rules)})
+    client = webtest.TestApp(filt)
+    rp = '/placement/resource_providers/070833a5-4f01-4ae7-9892-73e6556940ea'
+    client.get('/healthcheck')
+    client.get(rp + '/inventories', headers={ids.CALLER_HEADER:
+                                             'nova-compute'})
+    client.get(rp + '/inventories', headers={ids.CALLER_HEADER: 'nova-api'})
+    client.put(rp + '/inventories', headers={ids.CALLER_HEADER:
+                                             'nova-compute'})
+    filt.flush(10)
+    recorded = [(e['caller'], e['method']) for e in
+                reader.iter_directory(tmp_path / 'ev')]
+    assert recorded == [('nova-api', 'GET'), ('nova-compute', 'PUT')]
