@@ -172,6 +172,13 @@ class RequestId:
         self._lock = threading.Lock()
         self._dropped = {'request_id': 0, 'caller': 0, 'parent': 0}
         self._recorder = _make_recorder(values, self.service_name)
+        if values['instrument_outbound']:
+            # NOTE: explicit in the operator's configuration, process-wide
+            # and reversible (global_reqid.client.uninstrument()).
+            from global_reqid import client
+            client.instrument(
+                service_name=self.service_name,
+                sinks=self._recorder.sinks if self._recorder else ())
 
     @classmethod
     def factory(cls, global_conf, **local_conf):

@@ -25,6 +25,14 @@ MIDDLEWARE_OPTS = [
         help='Further response headers that carry the local request id, as '
              'oslo.middleware\'s RequestId compat_headers, e.g. '
              '"x-compute-request-id" for nova. Default: none.'),
+    cfg.BoolOpt(
+        'instrument_outbound',
+        default=False,
+        help='Make every outbound HTTP call this service makes while '
+             'serving a request carry the request\'s global id and trace '
+             'links (hooks keystoneauth1 and requests, reversibly: '
+             'global_reqid.client.instrument) and record a "client" event '
+             'for it. Default: false.'),
     cfg.StrOpt(
         'downstream_request_id',
         default='local',

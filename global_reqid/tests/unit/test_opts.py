@@ -12,7 +12,7 @@ EXPECTED = {
     'service_name', 'compat_headers', 'downstream_request_id',
     'event_sinks', 'event_dir', 'event_max_bytes', 'event_backup_count',
     'event_compress', 'event_queue_size', 'capture_bodies',
-    'max_body_bytes', 'filter_rules',
+    'max_body_bytes', 'filter_rules', 'instrument_outbound',
 }
 
 
