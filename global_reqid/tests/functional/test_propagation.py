@@ -8,9 +8,9 @@ from oslo_middleware import request_id as oslo_request_id
 import pytest
 
 from global_reqid import client
-from global_reqid.events import reader
 from global_reqid import ids
 from global_reqid import middleware
+from global_reqid.events import reader
 from global_reqid.tests.functional import apps
 
 GLOBAL = 'req-0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9'
