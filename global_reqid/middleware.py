@@ -359,9 +359,4 @@ class _ClosingIterable:
         return iter(self._result)
 
     def close(self):
-        try:
-            close = getattr(self._result, 'close', None)
-            if close is not None:
-                close()
-        finally:
-            self._done()
+        recorder_module.close_then(self._result, self._done)

@@ -198,12 +198,20 @@ class _RecordingIterable:
             raise
 
     def close(self):
-        try:
-            close = getattr(self._result, 'close', None)
-            if close is not None:
-                close()
-        finally:
-            if not self._done:
-                self._done = True
-                self._finish(self._size, self._error,
-                             bytes(self._body) if self._keep else None)
+        close_then(self._result, self._finished)
+
+    def _finished(self):
+        if not self._done:
+            self._done = True
+            self._finish(self._size, self._error,
+                         bytes(self._body) if self._keep else None)
+
+
+def close_then(result, done):
+    """Close a WSGI result as PEP 3333 asks, then call ``done()``."""
+    try:
+        close = getattr(result, 'close', None)
+        if close is not None:
+            close()
+    finally:
+        done()
