@@ -13,6 +13,8 @@ every HTTP call across services, as a sequence diagram or a timeline.
 ID is a global or local request id (req-<uuid>) or its bare uuid.
 
   global-reqid-trace demo   two services on 127.0.0.1 share one global id
+  global-reqid-trace record -- COMMAND [ARGS...]
+                            run a client command under one fresh global id
 """
 
 EPILOG = """\
@@ -42,6 +44,9 @@ def main(argv=None):
     if argv[:1] == ['demo']:
         from global_reqid.cmd import demo
         return demo.main(argv[1:])
+    if argv[:1] == ['record']:
+        from global_reqid.cmd import record
+        return record.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     request_id = ids.normalize_request_id(args.request_id)
