@@ -188,8 +188,8 @@ class RequestId:
         the filter's own section is an error, raised at load time.
         """
         check_paste_options(local_conf)
-        conf = {k: v for k, v in (global_conf or {}).items()
-                if k in _option_names() or k in _PASTE_INTERNAL_KEYS}
+        known = _option_names() | _PASTE_INTERNAL_KEYS
+        conf = {k: v for k, v in (global_conf or {}).items() if k in known}
         conf.update(local_conf)
 
         def _factory(app):
@@ -306,20 +306,21 @@ class RequestId:
 
 def _make_recorder(values, service):
     """The event recorder the options ask for, or None for no events."""
-    names = [n.strip() for n in values['event_sinks'] or () if n.strip()]
-    if not names or names == ['none']:
-        return None
     directory = (values['event_dir'] or os.environ.get(opts.EVENT_DIR_ENV)
                  or opts.DEFAULT_EVENT_DIR)
     try:
         made = sinks.make_sinks(
-            names, service=service, directory=directory,
-            max_bytes=values['event_max_bytes'],
+            values['event_sinks'] or (), service=service,
+            directory=directory, max_bytes=values['event_max_bytes'],
             backup_count=values['event_backup_count'],
             compress=values['event_compress'],
             queue_size=values['event_queue_size'])
     except ValueError as exc:
         raise ConfigError('global_reqid: event_sinks: %s' % exc) from None
+    # NOTE: "none" records nothing: no recorder, no per-request work.
+    made = [sink for sink in made if not isinstance(sink, sinks.NoneSink)]
+    if not made:
+        return None
     filter_rules = (rules.Rules(values['filter_rules'])
                     if values['filter_rules'] else None)
     return recorder_module.Recorder(
