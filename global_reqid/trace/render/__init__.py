@@ -1,0 +1,1 @@
+"""Pure renderers: a :class:`~global_reqid.trace.model.Trace` in, text out."""
