@@ -8,6 +8,8 @@ import copy
 
 from oslo_config import cfg
 
+from global_reqid.events import locations
+
 GROUP = 'global_reqid'
 
 MIDDLEWARE_OPTS = [
@@ -52,10 +54,8 @@ MIDDLEWARE_OPTS = [
 
 
 EVENT_SINKS = ('file', 'log', 'none')
-DEFAULT_EVENT_DIR = '/var/log/global-reqid'
-#: Environment variable that, when set, is the default ``event_dir`` (and
-#: the default events source of ``global-reqid-trace``).
-EVENT_DIR_ENV = 'GLOBAL_REQID_EVENTS'
+DEFAULT_EVENT_DIR = locations.DEFAULT_EVENT_DIR
+EVENT_DIR_ENV = locations.EVENT_DIR_ENV
 
 EVENT_OPTS = [
     cfg.ListOpt(

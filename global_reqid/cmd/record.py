@@ -239,6 +239,9 @@ def main(argv=None):
                  'that can import global_reqid)')
     _say('%s: %s; %s %s' % (global_id, found, os.path.basename(command[0]),
                             _ended(returncode)))
+    if count:
+        _say('see the trace: global-reqid-trace %s --events %s'
+             % (global_id, events))
     # A shell's status: 128+N when signal N ended the command.
     return 128 - returncode if returncode < 0 else returncode
 

@@ -6,7 +6,8 @@
 * :mod:`~global_reqid.events.route`: URL path to route template;
 * :mod:`~global_reqid.events.redact`: masking of secrets;
 * :mod:`~global_reqid.events.rules`: the filter rules file;
-* :mod:`~global_reqid.events.sinks`: where events go (file, log, none).
+* :mod:`~global_reqid.events.sinks`: where events go (file, log, none);
+* :mod:`~global_reqid.events.locations`: the default event directory.
 """
 
-__all__ = ['redact', 'route', 'rules', 'schema', 'sinks']
+__all__ = ['locations', 'redact', 'route', 'rules', 'schema', 'sinks']
