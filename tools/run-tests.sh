@@ -10,4 +10,9 @@ if [ ! -x "$venv/bin/tox" ]; then
     "$venv/bin/python" -m pip install --quiet --upgrade pip
     "$venv/bin/python" -m pip install --quiet 'tox>=4'
 fi
+# What the browser and Mermaid tests need beyond PyPI: Debian's chromium
+# and the mermaid npm package (each a fast no-op once installed, and a
+# message, not a failure, where they cannot be installed).
+tools/install-browser.sh
+tools/install-js-deps.sh
 exec "$venv/bin/tox" -e "$envs"

@@ -65,7 +65,8 @@ class _Version(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         from global_reqid import version
-        parser.exit(0, '%s %s\n' % (parser.prog, version.version_string()))
+        sys.stdout.write('%s %s\n' % (parser.prog, version.version_string()))
+        parser.exit(0)
 
 
 def build_parser():

@@ -121,9 +121,11 @@ class Hop:
 
     def walk(self):
         """This hop, then every hop under it, depth first, in order."""
-        yield self
-        for child in self.children:
-            yield from child.walk()
+        stack = [self]
+        while stack:
+            hop = stack.pop()
+            yield hop
+            stack.extend(reversed(hop.children))
 
 
 @dataclasses.dataclass
@@ -174,23 +176,46 @@ class Trace:
         return any(hop.failed for hop in self.hops())
 
 
+_HOP_SCALARS = tuple(f.name for f in dataclasses.fields(Hop)
+                     if f.name not in ('lines', 'children', 'evidence'))
+
+
+def _line_dict(line):
+    return {f.name: getattr(line, f.name)
+            for f in dataclasses.fields(LogLine)}
+
+
+def _hop_dict(hop):
+    out = {name: getattr(hop, name) for name in _HOP_SCALARS}
+    out['evidence'] = list(hop.evidence)
+    out['failed'] = hop.failed
+    out['lines'] = [_line_dict(line) for line in hop.lines]
+    out['children'] = []
+    return out
+
+
 def to_dict(trace):
-    """The trace as plain JSON-ready data (see ``doc/source/trace.rst``)."""
-    def hop_dict(hop):
-        out = dataclasses.asdict(hop)
-        out['evidence'] = list(hop.evidence)
-        out['failed'] = hop.failed
-        out['lines'] = [dataclasses.asdict(line) for line in hop.lines]
-        out['children'] = [hop_dict(child) for child in hop.children]
-        return out
+    """The trace as plain JSON-ready data (see ``doc/source/trace.rst``).
+
+    Iterative, not recursive: an action may nest deeper than Python's
+    recursion limit.
+    """
+    hops = []
+    stack = [(root, hops) for root in reversed(trace.roots)]
+    while stack:
+        hop, siblings = stack.pop()
+        out = _hop_dict(hop)
+        siblings.append(out)
+        stack.extend((child, out['children'])
+                     for child in reversed(hop.children))
+    stats = trace.stats if trace.stats is not None else Stats()
     return {
         'global_request_id': trace.global_request_id,
         'queried_id': trace.queried_id,
         'mode': trace.mode,
         'participants': list(trace.participants),
         'failed': trace.failed,
-        'hops': [hop_dict(root) for root in trace.roots],
-        'orphan_lines': [dataclasses.asdict(line)
-                         for line in trace.orphan_lines],
-        'stats': dataclasses.asdict(trace.stats),
+        'hops': hops,
+        'orphan_lines': [_line_dict(line) for line in trace.orphan_lines],
+        'stats': dataclasses.asdict(stats),
     }

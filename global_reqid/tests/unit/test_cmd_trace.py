@@ -71,15 +71,17 @@ def test_missing_id_is_bad_usage(capsys):
         'line\u2028separator',
     ],
 )
-def test_bad_id_exits_2_with_one_safe_line(capsys, bad):
-    """A bad id exits 2 with one printable line on stderr, input escaped."""
+def test_bad_id_exits_2_with_usage_and_one_safe_line(capsys, bad):
+    """A bad id exits 2: usage, then one printable error line, escaped."""
     assert run_main([bad]) == 2
     captured = capsys.readouterr()
     assert captured.out == ''
     err = captured.err
+    assert err.startswith('usage: %s' % PROG)
     assert err.endswith('\n')
-    line = err[:-1]
-    assert '\n' not in line and '\r' not in line
+    line = err[:-1].splitlines()[-1]
+    assert '\r' not in err and '\x1b' not in err
+    assert line.startswith('%s: error: ' % PROG)
     assert line.isprintable()
     assert len(line) < 300
     assert 'not a request id' in line
@@ -124,7 +126,8 @@ def test_installed_script_bad_id_exits_2(script):
         check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.count('\n') == 1
+    assert result.stderr.startswith('usage: ')
+    assert result.stderr.splitlines()[-1].startswith(PROG + ': error: ')
 
 
 def test_module_runs_as_a_program(installed_version):
