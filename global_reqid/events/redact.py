@@ -575,7 +575,12 @@ def _mask_after(text, cut, lead, value_for):
         pattern, decode = value_for(match)
         end = _escaped_end(text, match.end())
         if end is None:
-            end = pattern.match(text, match.end()).end()
+            value = pattern.match(text, match.end())
+            if value is None:
+                # NOTE: a structure ("token": {...}) is not a value: the
+                # pairs inside it are masked on their own.
+                continue
+            end = value.end()
         out.append(text[cursor:match.end()])
         out.append(_mask_span(action, text[match.end():end], decode,
                               cut and end == len(text)))

@@ -956,3 +956,13 @@ def test_random_documents_never_leak(document, indent, ascii_only, cut, limit,
     assert leaks(out, secrets) == [], (out, secrets)
     if cut == len(data) and limit is None:
         json.loads(out)  # a whole document stays valid JSON
+
+
+def test_secret_named_structure_keeps_the_line_and_masks_inside():
+    """A secret-named key whose value is a structure masks what is inside."""
+    line = ('RESP BODY: {"token": {"methods": ["password"], '
+            '"password": "hunter2", "expires_at": "2026-11-23"}} tail')
+    masked = redact.free_text(line)
+    assert 'hunter2' not in masked
+    assert masked.startswith('RESP BODY: {"token": {"methods"')
+    assert masked.endswith('"expires_at": "2026-11-23"}} tail')
