@@ -1,15 +1,82 @@
 """The trace of one action: records in, a tree of hops out.
 
-Plain data classes shared by every step of ``global-reqid-trace``:
+Plain record classes shared by every step of ``global-reqid-trace``:
 sources and the scanner yield :class:`RawLine`, the parser turns log lines
 into :class:`LogLine` (events stay dicts, as :mod:`global_reqid.events`
 writes them), :mod:`~global_reqid.trace.correlate` builds a :class:`Trace`
 of :class:`Hop` objects, and every renderer is a pure function of a
 :class:`Trace`. Times are seconds since the epoch (UTC), floats.
+
+NOTE: records are small slotted classes, not dataclasses: the command
+imports this module on every run, and ``dataclasses`` (with ``inspect``)
+costs more to import than the rest of it.
 """
 
-import dataclasses
-import typing
+_REQUIRED = object()
+_NEW_LIST = object()
+
+
+class _Record:
+    """Keyword (or positional) fields with defaults, compared by value."""
+
+    __slots__ = ()
+    #: ((name, default), ...): ``_REQUIRED`` or ``_NEW_LIST`` as defaults.
+    FIELDS = ()
+
+    def __init__(self, *args, **kwargs):
+        fields = self.FIELDS
+        if len(args) > len(fields):
+            raise TypeError('%s takes at most %d positional arguments'
+                            % (type(self).__name__, len(fields)))
+        for index, (name, default) in enumerate(fields):
+            if index < len(args):
+                if name in kwargs:
+                    raise TypeError('%s got two values for %r'
+                                    % (type(self).__name__, name))
+                value = args[index]
+            elif name in kwargs:
+                value = kwargs.pop(name)
+            elif default is _REQUIRED:
+                raise TypeError('%s needs %r' % (type(self).__name__, name))
+            elif default is _NEW_LIST:
+                value = []
+            else:
+                value = default
+            setattr(self, name, value)
+        if kwargs:
+            raise TypeError('%s has no field %r'
+                            % (type(self).__name__, sorted(kwargs)[0]))
+
+    def _values(self):
+        return tuple(getattr(self, name) for name, _ in self.FIELDS)
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()
+
+    __hash__ = None
+
+    def __repr__(self):
+        return '%s(%s)' % (type(self).__name__, ', '.join(
+            '%s=%r' % (name, getattr(self, name))
+            for name, _ in self.FIELDS))
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied."""
+        values = {name: getattr(self, name) for name, _ in self.FIELDS}
+        values.update(changes)
+        return type(self)(**values)
+
+
+def _slots(fields):
+    return tuple(name for name, _ in fields)
+
+
+def as_dict(record):
+    """The fields of a record (not nested records) as a dict."""
+    return {name: getattr(record, name) for name, _ in record.FIELDS}
+
 
 #: The participant name for the program that started the action when
 #: nothing names it (an ``openstack`` command, a script).
@@ -26,89 +93,116 @@ KIND_CALL = 'call'        # a caller's line about an outbound call (REQ:,
 #                           RESP:, "call to X for URL used request id Y")
 
 
-@dataclasses.dataclass
-class RawLine:
-    """One line found by the scanner, not parsed yet."""
+class RawLine(_Record):
+    """One line found by the scanner, not parsed yet: ``source`` (the
+    file's path, ``-`` or ``journal``), ``offset`` (byte offset of the
+    line in its source), ``data`` (the line, bytes, without its newline).
+    """
 
-    source: str                 # the file's path, '-' or 'journal'
-    offset: int                 # byte offset of the line in its source
-    data: bytes                 # the line, without its newline
+    FIELDS = (('source', _REQUIRED), ('offset', _REQUIRED),
+              ('data', _REQUIRED))
+    __slots__ = _slots(FIELDS)
 
 
-@dataclasses.dataclass
-class LogLine:
+class LogLine(_Record):
     """One parsed log line (oslo.log text or JSON, ours, access, journal).
 
     Fields a format does not carry are ``None``. ``service`` is the
     participant the line belongs to: from the journal unit or program
     name, the file name (``glance-api.log`` -> ``glance-api``, access logs
     lose their ``-access`` suffix), else the logger's top package.
+
+    ``text`` (the whole line, one line) and ``message`` are always read
+    masked. A parser may pass them raw with ``masker``, a function
+    ``(text, message) -> (text, message)`` run the first time either is
+    read: most lines of a trace are never shown, and masking costs more
+    than parsing.
     """
 
-    source: str
-    offset: int
-    text: str                   # the whole line, as written (one line)
-    time: typing.Optional[float] = None
-    level: typing.Optional[str] = None
-    logger: typing.Optional[str] = None
-    pid: typing.Optional[int] = None
-    service: typing.Optional[str] = None
-    global_request_id: typing.Optional[str] = None
-    request_id: typing.Optional[str] = None
-    user_id: typing.Optional[str] = None
-    project_id: typing.Optional[str] = None
-    message: str = ''
-    error: bool = False         # ERROR/CRITICAL level or a traceback line
-    kind: str = KIND_LOG
-    # What access, request and call lines say (None otherwise).
-    method: typing.Optional[str] = None
-    path: typing.Optional[str] = None    # path[?query] as logged, masked
-    url: typing.Optional[str] = None     # a call's full URL, masked
-    target: typing.Optional[str] = None  # a call's service type or host
-    status: typing.Optional[int] = None
-    duration_ms: typing.Optional[float] = None
-    # The callee's local id a call line names, or the id an access line
-    # answered (``out_reqid=``); the inbound header for ``in_reqid=``.
-    callee_request_id: typing.Optional[str] = None
-    inbound_request_id: typing.Optional[str] = None
+    FIELDS = (
+        ('source', _REQUIRED), ('offset', _REQUIRED), ('text', _REQUIRED),
+        ('time', None), ('level', None), ('logger', None), ('pid', None),
+        ('service', None), ('global_request_id', None), ('request_id', None),
+        ('user_id', None), ('project_id', None), ('message', ''),
+        # ERROR/CRITICAL level or a traceback line
+        ('error', False),
+        ('kind', KIND_LOG),
+        # What access, request and call lines say (None otherwise): path
+        # is path[?query] as logged, url a call's full URL, both masked;
+        # target a call's service type or host.
+        ('method', None), ('path', None), ('url', None), ('target', None),
+        ('status', None), ('duration_ms', None),
+        # The callee's local id a call line names, or the id an access
+        # line answered (``out_reqid=``); the inbound header for
+        # ``in_reqid=``.
+        ('callee_request_id', None), ('inbound_request_id', None),
+    )
+    __slots__ = tuple(name for name in _slots(FIELDS)
+                      if name not in ('text', 'message')) + (
+        '_text', '_message', '_masker')
+
+    def __init__(self, *args, masker=None, **kwargs):
+        self._masker = None
+        super().__init__(*args, **kwargs)
+        self._masker = masker
+
+    def _unmask(self):
+        masker, self._masker = self._masker, None
+        self._text, self._message = masker(self._text, self._message)
+
+    @property
+    def text(self):
+        if self._masker is not None:
+            self._unmask()
+        return self._text
+
+    @text.setter
+    def text(self, value):
+        self._text = value
+
+    @property
+    def message(self):
+        if self._masker is not None:
+            self._unmask()
+        return self._message
+
+    @message.setter
+    def message(self, value):
+        self._message = value
+
+    def replace(self, **changes):
+        """A copy with ``changes`` applied (text and message masked)."""
+        return super().replace(**changes)
 
 
-@dataclasses.dataclass
-class Hop:
+class Hop(_Record):
     """One call: ``caller`` asked ``callee``, and got (or not) an answer.
 
     Built from a server event, a client event, both (paired by the
     callee's local id), or, in retroactive mode, from log lines alone.
     ``request_id`` is the callee's local id (``None`` when the callee
     recorded nothing and did not answer one); ``parent_request_id`` the
-    caller's local id. ``children`` are the calls the callee made while
-    serving this one, in causal then time order; ``lines`` the log lines
-    that carry ``request_id``, in time order.
+    caller's local id. ``path`` is masked and without the query,
+    ``query`` masked, ``url`` the full URL when a client knew it, ``error``
+    the exception class if any, ``headers`` ``{'request': {}, 'response':
+    {}}`` and ``body`` ``{'request': .., 'response': ..}`` when captured.
+    ``evidence`` says where the hop came from: any of ``'server'``,
+    ``'client'``, ``'logs'``. ``children`` are the calls the callee made
+    while serving this one, in causal then time order; ``lines`` the log
+    lines that carry ``request_id``, in time order.
     """
 
-    caller: str
-    callee: str
-    method: typing.Optional[str] = None
-    path: typing.Optional[str] = None     # masked, without the query
-    query: typing.Optional[str] = None    # masked
-    route: typing.Optional[str] = None
-    url: typing.Optional[str] = None      # full URL when a client knew it
-    status: typing.Optional[int] = None
-    error: typing.Optional[str] = None    # exception class, if any
-    start: typing.Optional[float] = None
-    duration_ms: typing.Optional[float] = None
-    global_request_id: typing.Optional[str] = None
-    request_id: typing.Optional[str] = None
-    parent_request_id: typing.Optional[str] = None
-    request_bytes: typing.Optional[int] = None
-    response_bytes: typing.Optional[int] = None
-    host: typing.Optional[str] = None
-    headers: typing.Optional[dict] = None  # {'request': {}, 'response': {}}
-    body: typing.Optional[dict] = None     # {'request': .., 'response': ..}
-    #: Where the hop came from: any of 'server', 'client', 'logs'.
-    evidence: typing.Tuple[str, ...] = ()
-    lines: typing.List[LogLine] = dataclasses.field(default_factory=list)
-    children: typing.List['Hop'] = dataclasses.field(default_factory=list)
+    FIELDS = (
+        ('caller', _REQUIRED), ('callee', _REQUIRED),
+        ('method', None), ('path', None), ('query', None), ('route', None),
+        ('url', None), ('status', None), ('error', None), ('start', None),
+        ('duration_ms', None), ('global_request_id', None),
+        ('request_id', None), ('parent_request_id', None),
+        ('request_bytes', None), ('response_bytes', None), ('host', None),
+        ('headers', None), ('body', None), ('evidence', ()),
+        ('lines', _NEW_LIST), ('children', _NEW_LIST),
+    )
+    __slots__ = _slots(FIELDS)
 
     @property
     def failed(self):
@@ -128,37 +222,41 @@ class Hop:
             stack.extend(reversed(hop.children))
 
 
-@dataclasses.dataclass
-class Stats:
-    """What the scan saw: shown in "no records" errors and ``--verbose``."""
+class Stats(_Record):
+    """What the scan saw: shown in "no records" errors and ``--verbose``.
 
-    files: int = 0
-    bytes: int = 0
-    lines: int = 0              # lines scanned (estimated on big files)
-    matched: int = 0            # lines that held an id of the action
-    events: int = 0
-    skipped: int = 0            # corrupt or truncated lines
-    skipped_where: typing.List[str] = dataclasses.field(
-        default_factory=list)  # "<source>:<offset>: <reason>", capped
-    warnings: typing.List[str] = dataclasses.field(default_factory=list)
+    ``lines`` is the lines scanned (estimated on big files), ``matched``
+    the lines that held an id of the action, ``skipped`` the corrupt or
+    truncated lines, ``skipped_where`` "<source>:<offset>: <reason>" for
+    each of them (capped).
+    """
+
+    FIELDS = (('files', 0), ('bytes', 0), ('lines', 0), ('matched', 0),
+              ('events', 0), ('skipped', 0), ('skipped_where', _NEW_LIST),
+              ('warnings', _NEW_LIST))
+    __slots__ = _slots(FIELDS)
 
 
-@dataclasses.dataclass
-class Trace:
-    """Everything found for one action."""
+class Trace(_Record):
+    """Everything found for one action.
 
-    global_request_id: str
-    queried_id: str                       # what the user asked for
-    roots: typing.List[Hop] = dataclasses.field(default_factory=list)
-    #: Participants in order of first appearance (caller before callee).
-    participants: typing.List[str] = dataclasses.field(default_factory=list)
-    #: Lines of the action that belong to no hop (before a service's
-    #: context was set, or hops the logs do not show), in time order.
-    orphan_lines: typing.List[LogLine] = dataclasses.field(
-        default_factory=list)
-    #: 'events', 'logs' (retroactive: stock logs only) or 'mixed'.
-    mode: str = 'events'
-    stats: Stats = dataclasses.field(default_factory=Stats)
+    ``queried_id`` is what the user asked for; ``participants`` in order of
+    first appearance (caller before callee); ``orphan_lines`` the lines of
+    the action that belong to no hop (before a service's context was set,
+    or hops the logs do not show), in time order; ``mode`` is 'events',
+    'logs' (retroactive: stock logs only) or 'mixed'.
+    """
+
+    FIELDS = (('global_request_id', _REQUIRED), ('queried_id', _REQUIRED),
+              ('roots', _NEW_LIST), ('participants', _NEW_LIST),
+              ('orphan_lines', _NEW_LIST), ('mode', 'events'),
+              ('stats', None))
+    __slots__ = _slots(FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.stats is None:
+            self.stats = Stats()
 
     def hops(self):
         """Every hop, depth first, in order."""
@@ -176,13 +274,12 @@ class Trace:
         return any(hop.failed for hop in self.hops())
 
 
-_HOP_SCALARS = tuple(f.name for f in dataclasses.fields(Hop)
-                     if f.name not in ('lines', 'children', 'evidence'))
+_HOP_SCALARS = tuple(name for name, _ in Hop.FIELDS
+                     if name not in ('lines', 'children', 'evidence'))
 
 
 def _line_dict(line):
-    return {f.name: getattr(line, f.name)
-            for f in dataclasses.fields(LogLine)}
+    return as_dict(line)
 
 
 def _hop_dict(hop):
@@ -208,7 +305,7 @@ def to_dict(trace):
         siblings.append(out)
         stack.extend((child, out['children'])
                      for child in reversed(hop.children))
-    stats = trace.stats if trace.stats is not None else Stats()
+    stats = trace.stats if isinstance(trace.stats, Stats) else Stats()
     return {
         'global_request_id': trace.global_request_id,
         'queried_id': trace.queried_id,
@@ -217,5 +314,6 @@ def to_dict(trace):
         'failed': trace.failed,
         'hops': hops,
         'orphan_lines': [_line_dict(line) for line in trace.orphan_lines],
-        'stats': dataclasses.asdict(stats),
+        'stats': {name: list(value) if isinstance(value, list) else value
+                  for name, value in as_dict(stats).items()},
     }

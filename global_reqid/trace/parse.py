@@ -108,8 +108,8 @@ _APACHE = re.compile(
     r'(?: (?P<number>[0-9]{1,16}(?P<point>\.[0-9]{1,9})?))?\s*$')
 # nova's wsgi_log_format and placement's request log.
 _STATUS_LEN = re.compile(
-    r'\S+ ' + _REQUEST + r' status: (?P<status>[0-9]{3}) len: \S+'
-    r'(?: microversion: \S+)?(?: time: (?P<secs>[0-9]{1,10}'
+    r'\S+ ' + _REQUEST + r' status: (?P<status>[0-9]{3}) +len: \S+'
+    r'(?: +microversion: \S+)?(?: +time: (?P<secs>[0-9]{1,10}'
     r'(?:\.[0-9]{1,9})?))?')
 _UWSGI = re.compile(
     r'\[pid: (?P<pid>[0-9]{1,10})\|[^\]]{0,200}\] \S+ \([^)]{0,200}\) '
@@ -484,7 +484,7 @@ _LINE_OWN = ('time', 'pid', 'global_request_id', 'request_id')
 
 
 def _log_line(raw, text, fields, service_hint):
-    """Build the LogLine: classify the message, mask what is shown.
+    """Build the LogLine: classify the message; mask what is shown.
 
     ``fields['span']``, when given, is where the message is in ``text``:
     the masked message is then cut from the masked text (one masking).
@@ -505,12 +505,15 @@ def _log_line(raw, text, fields, service_hint):
                      and _TRACEBACK.match(message)))
     span = fields.get('span')
     if span is None:
-        masked, message = _mask(text), _mask_message(message)
+        def masker(text, message):
+            return _mask(text), _mask_message(message)
     else:
-        masked, message = _mask_line(text, message, span)
+        def masker(text, message):
+            return _mask_line(text, message, span)
     logger = fields.get('logger')
+    # NOTE: masked when first read: most lines of a trace are never shown.
     return model.LogLine(
-        source=raw.source, offset=raw.offset, text=masked,
+        masker=masker, source=raw.source, offset=raw.offset, text=text,
         time=fields.get('time'), level=level, logger=logger,
         pid=fields.get('pid'),
         service=service_hint or fields.get('service')

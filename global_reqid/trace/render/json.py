@@ -10,7 +10,6 @@ NOTE: this module is ``global_reqid.trace.render.json``; ``import json``
 below is an absolute import and gives the standard library's module.
 """
 
-import dataclasses
 import json
 import math
 import re
@@ -55,12 +54,8 @@ def render(trace, indent=2):
     ``indent`` as for :func:`json.dumps` (``None``: one line).
     """
     document = {'version': VERSION}
-    stats = trace.stats
-    if not dataclasses.is_dataclass(stats):
-        # NOTE: to_dict needs a Stats; a trace built without one says so.
-        trace = dataclasses.replace(trace, stats=model.Stats())
     document.update(model.to_dict(trace))
-    if not dataclasses.is_dataclass(stats):
+    if not isinstance(trace.stats, model.Stats):
         document['stats'] = None
     document = _plain(document)
     out = json.dumps(document, indent=indent, ensure_ascii=False)
