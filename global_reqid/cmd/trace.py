@@ -225,6 +225,10 @@ def _run(parser, args, queried):
     stats = model.Stats()
     progress = scan.Progress(sys.stderr)
     collected = _Collected(args.verbose)
+    if any(source.path == sources_mod.STDIN for source in sources):
+        # Read once, scanned up to three times (queried id, global id,
+        # local ids): a spool file on disk, not memory.
+        collected.stdin = _spool(sys.stdin.buffer)
     _collect(collected, sources, [queried], stats, args, progress)
 
     from global_reqid.trace import correlate
@@ -279,6 +283,19 @@ class _Collected:
         self.seen = set()
         self.skipped_where = []
         self.verbose = verbose
+        self.stdin = None
+
+
+def _spool(stream):
+    """A temporary file holding everything ``stream`` gives."""
+    import shutil
+    import tempfile
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 (closed at exit)
+    try:
+        shutil.copyfileobj(stream, spool, 1 << 20)
+    except OSError as exc:
+        _warn('-: cannot read standard input: %s' % exc)
+    return spool
 
 
 def _collect(collected, sources, request_ids, stats, args, progress,
@@ -288,8 +305,10 @@ def _collect(collected, sources, request_ids, stats, args, progress,
 
     needles = [rid[len('req-'):].encode('ascii') for rid in request_ids]
     found_stats = stats if count_files else type(stats)()
+    if collected.stdin is not None:
+        collected.stdin.seek(0)
     raws = scan.find(sources, needles, found_stats, jobs=args.jobs,
-                     progress=progress)
+                     progress=progress, stdin=collected.stdin)
     if not count_files:
         stats.matched += found_stats.matched
         stats.warnings.extend(w for w in found_stats.warnings

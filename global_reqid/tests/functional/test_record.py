@@ -142,9 +142,11 @@ def test_cli_calls_all_carry_the_one_id(keystone, env, tmp_path):
     assert {('GET', '/v3'), ('POST', '/v3/auth/tokens'),
             ('GET', '/image/v2/images')} <= paths
     assert_one_action(keystone, tmp_path / 'ev', global_id, 'openstack')
-    summary = out.stderr.splitlines()[-1]
+    summary, see = out.stderr.splitlines()[-2:]
     assert global_id in summary and str(tmp_path / 'ev') in summary
     assert '%d client events' % len(keystone.requests()) in summary
+    assert see == ('global-reqid-trace: see the trace: global-reqid-trace '
+                   '%s --events %s' % (global_id, tmp_path / 'ev'))
 
 
 def test_without_record_auth_calls_carry_no_id(keystone, env):

@@ -49,7 +49,7 @@ def calling_app(name, next_url, sess):
         status = '200 OK'
         if next_url:
             resp = sess.get(next_url + environ['PATH_INFO'],
-                            authenticated=False,
+                            authenticated=False, raise_exc=False,
                             headers={'X-Auth-Token': SECRET})
             log.info('next answered %d', resp.status_code)
         if environ['PATH_INFO'] == '/fail' and not next_url:
@@ -105,6 +105,15 @@ def cloud(tmp_path):
     for logger, handler in handlers:
         logger.removeHandler(handler)
         handler.close()
+
+
+def walk(tree):
+    """Every hop of ``tree``, depth first."""
+    stack = list(reversed(tree['hops']))
+    while stack:
+        hop = stack.pop()
+        yield hop
+        stack.extend(reversed(hop['children']))
 
 
 def hops(tree):
@@ -216,10 +225,25 @@ def test_rotated_gzip_and_stdin_sources(cloud, tmp_path):
     zipped = json.loads(trace(GLOBAL, '--logs', str(rotated),
                               '--format', 'json').stdout)
     assert hops(zipped) == hops(plain)
-    text = (cloud.logs / 'svc-b.log').read_text()
+    text = ''.join((cloud.logs / name).read_text()
+                   for name in ('svc-a.log', 'svc-b.log', 'svc-c.log'))
     result = trace(GLOBAL, '-', '--format', 'json', stdin=text)
     assert result.returncode == 0, result.stderr
-    assert 'svc-b' in json.dumps(json.loads(result.stdout)['participants'])
+    tree = json.loads(result.stdout)
+    # No file name on stdin: the logger's top package names the service.
+    assert tree['participants'] == ['client', 'trace_cli']
+    messages = [line['message'] for hop in walk(tree) for line in hop['lines']]
+    assert messages.count('serving /x') == 3
+    # A local id read from stdin finds its global id: stdin is scanned
+    # again for it (a second pass over the same input).
+    local = tree['hops'][0]['lines'][0]['request_id']
+    assert local != GLOBAL
+    again = trace(local, '-', '--format', 'json', stdin=text)
+    assert again.returncode == 0, again.stderr
+    again = json.loads(again.stdout)
+    assert again['global_request_id'] == GLOBAL
+    assert [line['message'] for hop in walk(again)
+            for line in hop['lines']].count('serving /x') == 3
 
 
 def test_unknown_id_exits_1_with_counts(cloud):

@@ -986,3 +986,18 @@ def test_fuzz_json_records(record):
     data = json.dumps(record).encode()
     check_result(parse.parse(raw(data)))
     check_result(parse.parse(raw(data[:len(data) // 2])))
+
+
+def test_oslo_service_default_access_format_parses():
+    """oslo.service's default wsgi_log_format (two spaces before len)."""
+    line = ('2026-11-23 17:18:54.810 11117 INFO neutron.wsgi '
+            '[req-6a1f2e3d-4c5b-4a69-9788-a6b5c4d3e2f1 '
+            'req-7a1f2e3d-4c5b-4a69-9788-a6b5c4d3e2f1 u p - - -] 127.0.0.1 '
+            '"GET /v2.0/ports?device_id=x HTTP/1.1" status: 200  len: 1234 '
+            'time: 0.0123456')
+    kind, value = parse.parse(model.RawLine('neutron-server.log', 0,
+                                            line.encode()), 'neutron-server')
+    assert kind == 'log'
+    assert (value.kind, value.method, value.status) == ('access', 'GET', 200)
+    assert value.path.startswith('/v2.0/ports')
+    assert value.duration_ms == pytest.approx(12.3456)
