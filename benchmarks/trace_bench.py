@@ -2,18 +2,19 @@
 
 On a generated oslo.log corpus (``trace_corpus.py``: six service files,
 1 GiB by default, one action spread over all of them) with a warm page
-cache, one run alternates ``LC_ALL=C grep -F ID -r DIR`` and
-``global-reqid-trace ID --logs DIR --format text`` (both writing to
+cache, one run alternates ``LC_ALL=C grep -F ID -r DIR`` and ``global-
+reqid-trace ID --logs DIR --format text`` (both writing to a pipe this
+script drains: GNU grep stops at the first match when its output is
 /dev/null), ``--runs`` times each, over the corpus and over one half its
-size. It prints the median wall times, the ratio trace/grep (target
-<= 1.0: finding, parsing, correlating and rendering one action costs no
+size. It prints the median wall times, the ratio trace/grep (target <=
+1.0: finding, parsing, correlating and rendering one action costs no
 more than finding its lines) and the trace's peak memory at both sizes
-(target: it does not grow with the corpus). Before timing, it checks that
-grep finds every line the generator wrote for the action and that the
-trace names every service of the action: a benchmark of a broken run is
-worthless. ``--phases`` also times each step of the trace (interpreter
-start, imports, scan, parse, correlate, render) in fresh interpreters:
-where the time goes.
+(target: it does not grow with the corpus). Before timing, it checks
+that grep finds every line the generator wrote for the action and that
+the trace names every service of the action: a benchmark of a broken run
+is worthless. ``--phases`` also times each step of the trace
+(interpreter start, imports, scan, parse, correlate, render) in fresh
+interpreters: where the time goes.
 
 Exit status: 0 whatever the figures, 1 if a command failed or a check
 did not hold (the error on stderr), 2 for bad usage.
@@ -47,7 +48,8 @@ SAMPLE_EVERY = 0.02
 
 #: What one command cost: wall and CPU seconds (its workers' included),
 #: peak RSS, exit status, error output.
-Run = collections.namedtuple('Run', 'wall cpu max_rss_kb status stderr')
+Run = collections.namedtuple('Run',
+                             'wall cpu max_rss_kb status stderr out_bytes')
 
 
 def grep_argv(request_id, corpus):
@@ -71,24 +73,33 @@ def environment():
     return env
 
 
-def run(argv, env, stdout=subprocess.DEVNULL):
+def run(argv, env):
     """Run ``argv`` once; wall time around it, rusage from ``wait4``.
 
-    ``ru_maxrss`` of ``wait4`` is the peak of the child and of the
+    Output goes to a pipe read to its end: GNU grep treats /dev/null as
+    ``-q`` and stops at the first match, which would time a different
+    job. ``ru_maxrss`` of ``wait4`` is the peak of the child and of the
     processes it waited for (workers), not their sum.
     """
     with tempfile.TemporaryFile() as errors:
         start = time.perf_counter()
         # NOTE: fixed argv, no shell: the id is checked by the generator.
-        proc = subprocess.Popen(argv, stdout=stdout,  # noqa: S603
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE,  # noqa: S603
                                 stderr=errors, env=env)
+        out = 0
+        while True:
+            chunk = proc.stdout.read1(1 << 16)
+            if not chunk:
+                break
+            out += len(chunk)
+        proc.stdout.close()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         errors.seek(0)
         text = errors.read().decode('utf-8', 'replace')
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
-               proc.returncode, text)
+               proc.returncode, text, out)
 
 
 def _tree(pid):
@@ -166,6 +177,19 @@ def available_memory():
             if row.startswith('MemAvailable:'):
                 return int(row.split()[1]) * 1024
     return 0
+
+
+def compile_package():
+    """Write the package's bytecode, as pip does on a real install.
+
+    Under ``PYTHONDONTWRITEBYTECODE`` (tox sets it) an editable install
+    has none, and every timed run would compile its imports again.
+    """
+    import compileall
+
+    import global_reqid
+    compileall.compile_dir(os.path.dirname(global_reqid.__file__),
+                           quiet=1)
 
 
 def warm(paths):
@@ -577,6 +601,7 @@ def _bench(args, big_dir, half_dir):
                                                           half_dir))
     corpora = {'full': (big_dir, big), 'half': (half_dir, half)}
     env = environment()
+    compile_package()
     paths = trace_corpus.log_files(big_dir) + trace_corpus.log_files(half_dir)
     needed = sum(os.path.getsize(p) for p in paths)
     available = available_memory()

@@ -52,6 +52,9 @@ from global_reqid.trace import model
 
 #: Evidence kinds that come from our filter or client hook.
 EVENT_EVIDENCE = frozenset(('server', 'client'))
+#: The method of a hop that is work handed over by RPC: lines with a
+#: local id that another service served (path: the first logger).
+RPC = 'RPC'
 #: Seconds of slack around an access line's window: a line logged just
 #: after the response was sent, two clocks read in one process.
 WINDOW_SLACK = 0.05
@@ -408,8 +411,48 @@ class _Builder:
         _settle_starts(made)
         made.sort(key=lambda item: (_time_key(item[2].start),
                                     _anchor_key(item[2])))
+        owners = {node.hop.request_id: node.hop.callee for node in self.nodes
+                  if 'server' in node.hop.evidence}
         for name, local, request in made:
-            self._add_request(name, local, request)
+            if request.access is not None:
+                owners.setdefault(local, name)
+        handed = []
+        for name, local, request in made:
+            owner = owners.get(local)
+            if owner is not None and request.access is None and \
+                    request.method is None and not _related(owner, name):
+                # NOTE: a local id in a service that did not serve it:
+                # work handed over by RPC (nova-api's id in
+                # nova-conductor's lines), not a request of its own.
+                handed.append((name, local, request, owner))
+            else:
+                self._add_request(name, local, request)
+        for name, local, request, owner in handed:
+            home = next((node for node in self.by_rid.get(local, ())
+                         if node.hop.callee == owner), None)
+            if home is None:
+                self._add_request(name, local, request)
+            else:
+                self._add_handed(name, local, request, home)
+
+    def _add_handed(self, name, local, request, owner):
+        # The first line of the service's own code names the work best
+        # (nova-conductor: nova.conductor.manager, not a lock helper).
+        top = name.split('-')[0] + '.'
+        loggers = [line.logger for line in request.lines if line.logger]
+        first = next((logger for logger in loggers
+                      if logger.startswith(top)), None) or next(
+                          iter(loggers), None)
+        hop = model.Hop(
+            caller=owner.hop.callee, callee=name, method=RPC,
+            path=first,
+            start=request.start, global_request_id=self.global_id,
+            request_id=local, parent_request_id=local,
+            evidence=('logs',), lines=request.lines)
+        node = self._add(hop, shows_request=True)
+        node.wanted = True
+        node.link = owner
+        return node
 
     def _rids_of(self, picked):
         """The local ids each participant's lines and events carry."""
@@ -452,7 +495,7 @@ class _Builder:
             duration_ms=access.duration_ms if access is not None else None,
             global_request_id=self.global_id, request_id=local,
             evidence=('logs',), lines=request.lines)
-        self._add(hop, shows_request=request.shows_request)
+        return self._add(hop, shows_request=request.shows_request)
 
     # Call lines
 
@@ -469,6 +512,7 @@ class _Builder:
                 target = self._call_target(node, call)
                 if target is not None:
                     target.wanted = True
+                    _fill_from_call(target, call)
                     if target.link is None:
                         target.link = node
                     if target.hop.parent_request_id is None:
@@ -836,7 +880,7 @@ def _set_start(request):
         request.start = first
         return
     took = (access.duration_ms or 0.0) / 1000.0
-    estimate = access.time - took
+    estimate = round(access.time - took, 6)    # no float noise
     if not _whole_second(access.time):
         request.start = estimate if first is None else min(first, estimate)
     elif first is not None:
@@ -896,7 +940,7 @@ def _anchor_key(request):
 
 class _Call:
     __slots__ = ('method', 'url', 'path', 'target', 'status', 'callee_id',
-                 'start', 'end', 'closed')
+                 'start', 'end', 'answered', 'closed')
 
     def __init__(self, line):
         self.method = line.method
@@ -906,6 +950,7 @@ class _Call:
         self.status = line.status
         self.callee_id = line.callee_request_id
         self.start = self.end = line.time
+        self.answered = None        # when the RESP: line was written
         self.closed = False
 
     def takes(self, line):
@@ -927,10 +972,30 @@ class _Call:
             self.end = line.time
             if self.start is None:
                 self.start = line.time
+            if line.status is not None and self.answered is None:
+                self.answered = line.time
         # NOTE: keystoneauth writes "... call to X for URL used request id
         # Y" last: a call line with method, URL and id ends the call.
         self.closed = bool(line.method and line.url and
                            line.callee_request_id)
+
+
+def _fill_from_call(node, call):
+    """What the caller's REQ:/RESP: lines tell of a hop its callee's own
+    lines left open (keystone logs no access line)."""
+    hop = node.hop
+    if hop.status is None and call.status is not None:
+        hop.status = call.status
+    end = call.answered
+    if hop.duration_ms is None and call.start is not None and \
+            end is not None and end > call.start:
+        hop.duration_ms = round((end - call.start) * 1000.0, 3)
+    if hop.method is None:
+        hop.method = call.method
+    if hop.url is None:
+        hop.url = call.url
+    if node.caller_start is None:
+        node.caller_start = call.start
 
 
 def _opens_call(line):

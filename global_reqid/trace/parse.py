@@ -371,7 +371,8 @@ def _access(match, duration_ms):
 
 
 def _seconds(text):
-    return None if text is None else float(text) * 1000.0
+    # Rounded to what logs give (oslo.service: 0.1 µs): no float noise.
+    return None if text is None else round(float(text) * 1000.0, 4)
 
 
 def _apache_duration(match):
@@ -380,7 +381,7 @@ def _apache_duration(match):
     if match['number'] is None:
         return None
     if match['point']:
-        return float(match['number']) * 1000.0
+        return round(float(match['number']) * 1000.0, 4)
     return int(match['number']) / 1000.0
 
 

@@ -468,6 +468,82 @@ def test_keystoneauth_call_lines_make_the_parent_link():
                                   '127.0.0.1:9696']
 
 
+def _nova_calls_keystone(url, status):
+    """nova-api's request calling keystone, keystone's own lines (no
+    access line: keystone logs none)."""
+    nova = [
+        line('nova-api', NOVA, 10, 'REQ: curl -g -i -X GET %s' % url,
+             T0 + 0.01, kind=model.KIND_CALL, method='GET', url=url),
+        line('nova-api', NOVA, 20, 'RESP: [%d] Content-Length: 9' % status,
+             T0 + 0.056, kind=model.KIND_CALL, status=status),
+        line('nova-api', NOVA, 30, 'GET call to identity for %s used '
+             'request id %s' % (url, KEYSTONE), T0 + 0.057,
+             kind=model.KIND_CALL, method='GET', url=url, target='identity',
+             callee_request_id=KEYSTONE),
+        line('nova-api', NOVA, 40, '127.0.0.1 "POST /v2.1/servers" status: '
+             '202 len: 10 time: 0.100000', T0 + 0.1, kind=model.KIND_ACCESS,
+             method='POST', path='/v2.1/servers', status=202,
+             duration_ms=100.0),
+    ]
+    keystone = [
+        line('keystone', KEYSTONE, 5, 'REQUEST_METHOD: `GET`', T0 + 0.02,
+             kind=model.KIND_REQUEST, method='GET', path='/v3/auth/tokens'),
+        line('keystone', KEYSTONE, 6, 'Authenticating user token',
+             T0 + 0.03),
+    ]
+    return nova, keystone
+
+
+def test_callee_without_access_line_takes_the_callers_answer():
+    """keystone logs no access line: the caller's RESP: line gives the
+    hop its status and the REQ:..RESP: span its duration."""
+    url = 'http://127.0.0.1/identity/v3/auth/tokens'
+    nova, keystone = _nova_calls_keystone(url, 404)
+    trace = correlate.build(G, G, [], nova + keystone)
+    root, = trace.roots
+    check, = root.children
+    assert shape([check]) == [
+        ('nova-api', 'keystone', 'GET', '/v3/auth/tokens', 404)]
+    assert check.duration_ms == 46.0 and check.failed
+    assert check.url == url and check.lines == keystone
+
+
+def test_lines_of_a_served_id_in_another_service_are_handed_work():
+    """nova-conductor's lines with nova-api's local id are an RPC hop
+    under nova-api's request, holding the conductor's own calls."""
+    url = 'http://127.0.0.1:8776/v3/p/attachments/' + IMAGE
+    api = [
+        line('nova-api', NOVA, 10, 'Action: create', T0 + 0.001),
+        line('nova-api', NOVA, 20, '127.0.0.1 "POST /v2.1/servers" status: '
+             '202 len: 10 time: 0.100000', T0 + 0.1, kind=model.KIND_ACCESS,
+             method='POST', path='/v2.1/servers', status=202,
+             duration_ms=100.0),
+    ]
+    conductor = [
+        line('nova-conductor', NOVA, 5, 'Acquiring lock', T0 + 0.15),
+        line('nova-conductor', NOVA, 6, 'Took 0.41 seconds to select',
+             T0 + 0.16),
+        line('nova-conductor', NOVA, 7, 'GET call to volumev3 for %s used '
+             'request id %s' % (url, CINDER), T0 + 0.3,
+             kind=model.KIND_CALL, method='GET', url=url, target='volumev3',
+             callee_request_id=CINDER),
+    ]
+    conductor[0].logger = 'oslo_concurrency.lockutils'
+    conductor[1].logger = 'nova.conductor.manager'
+    cinder = [line('cinder-api', CINDER, 9, 'Volume info', T0 + 0.2)]
+    trace = correlate.build(G, G, [], api + conductor + cinder)
+    root, = trace.roots
+    assert shape([root]) == [
+        (model.CLIENT, 'nova-api', 'POST', '/v2.1/servers', 202)]
+    handed, = root.children
+    assert shape([handed]) == [('nova-api', 'nova-conductor', correlate.RPC,
+                                'nova.conductor.manager', None)]
+    assert handed.lines == conductor and handed.request_id == NOVA
+    assert [(h.caller, h.callee) for h in handed.children] == [
+        ('nova-conductor', 'cinder-api')]
+    assert root.lines == api
+
+
 def test_stock_service_in_the_middle_makes_a_mixed_trace():
     """A stock service in the middle joins the tree; the mode is mixed."""
     nova = server('nova-api', G, T0, 500.0, glob=None, method='POST',
