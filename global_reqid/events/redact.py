@@ -26,7 +26,6 @@ separate entries.
 """
 
 import functools
-import hashlib
 import json
 import re
 import urllib.parse
@@ -174,6 +173,10 @@ def hash_value(value):
     The same secret always gives the same string (keystoneauth's
     ``Session._process_header`` writes tokens the same way).
     """
+    # NOTE: imported here: OpenSSL's hashlib costs ~4 ms at import, and
+    # global-reqid-trace imports this module on every run, most of
+    # which hash nothing.
+    import hashlib
     if not isinstance(value, bytes):
         value = str(value).encode('utf-8', 'surrogatepass')
     return '{SHA256}' + hashlib.sha256(value).hexdigest()

@@ -54,6 +54,35 @@ def test_help_exits_zero_and_documents_exit_status(capsys):
     assert 'exit status' in out
 
 
+#: What --help must not import: each costs tens of milliseconds, and
+#: --help must answer in under 150 ms (the issue's target).
+HEAVY = ('oslo_config', 'oslo_log', 'oslo_context', 'keystoneauth1',
+         'webob', 'yaml', 'pbr', 'importlib.metadata', 'global_reqid.trace',
+         'global_reqid.middleware', 'global_reqid.client',
+         'global_reqid.events.recorder', 'global_reqid.events.sinks')
+
+
+@pytest.mark.parametrize('argv', [['--help'], ['demo', '--help'],
+                                  ['record', '--help']])
+def test_help_imports_nothing_heavy(argv):
+    """--help (the command's and its subcommands') loads only the
+    standard library and the command module, in a fresh interpreter."""
+    code = ('import sys\n'
+            'from global_reqid.cmd import trace\n'
+            'try:\n'
+            '    trace.main(%r)\n'
+            'except SystemExit:\n'
+            '    pass\n'
+            'sys.stderr.write(repr(sorted(sys.modules)))\n' % (argv,))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, timeout=60, check=True)
+    assert out.stdout.startswith('usage: ')
+    loaded = eval(out.stderr)  # noqa: S307 (our own repr of a list)
+    heavy = [name for name in loaded
+             if any(name == h or name.startswith(h + '.') for h in HEAVY)]
+    assert heavy == []
+
+
 def test_missing_id_is_bad_usage(capsys):
     """No id at all is bad usage: exit 2."""
     assert run_main([]) == 2
