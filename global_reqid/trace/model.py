@@ -205,6 +205,19 @@ class Hop(_Record):
     __slots__ = _slots(FIELDS)
 
     @property
+    def answer_unlogged(self):
+        """No status and no error, and only log lines to go by: the answer
+        was not logged (keystone writes no access line), not lost."""
+        return (self.status is None and self.error is None
+                and 'server' not in self.evidence
+                and 'client' not in self.evidence)
+
+    @property
+    def lost(self):
+        """Asked and never answered, as far as the records tell."""
+        return self.status is None and not self.answer_unlogged
+
+    @property
     def failed(self):
         """True for an error answer (4xx, 5xx), no answer, or ERROR lines."""
         if self.error is not None:

@@ -224,6 +224,10 @@ def test_durations_and_answers_read_the_same_everywhere():
     assert text.duration(1000.0) == '1.000 s'
     assert text.duration(None) == '?'
     hop = model.Hop(caller='a', callee='b')
-    assert text.answer(hop) == 'no answer'
+    # Only log lines, none with the answer: not lost, just not logged.
+    assert text.answer(hop) == 'answer not logged' == text.UNLOGGED
+    assert not hop.lost and not hop.failed
+    hop.evidence = ('client',)
+    assert text.answer(hop) == 'no answer' and hop.lost
     hop.status, hop.error = 503, 'HTTPError'
     assert text.answer(hop) == '503 HTTPError'

@@ -21,6 +21,7 @@ import html
 import json
 
 from global_reqid.events import redact
+from global_reqid.trace.render.text import UNLOGGED
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; "
        "script-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
@@ -281,7 +282,9 @@ def _error_lines(hop):
 
 def _outcome(hop):
     """What came back: status, error, duration."""
-    if hop.status is None:
+    if hop.answer_unlogged:
+        words = [UNLOGGED]
+    elif hop.status is None:
         words = ['no answer:' if hop.error else 'no answer']
         if hop.error:
             words.append(hop.error)
@@ -298,8 +301,14 @@ def _outcome(hop):
     return redact.free_text(' \u00b7 '.join(words))
 
 
+def _status_word(hop):
+    if hop.status is not None:
+        return str(hop.status)
+    return UNLOGGED if hop.answer_unlogged else 'no answer'
+
+
 def _answer_failed(hop):
-    return hop.failed or hop.status is None
+    return hop.failed or hop.lost
 
 
 # -- the hops, numbered -------------------------------------------------------
@@ -633,8 +642,8 @@ def _row(layout, step, y, origin):
     if request:
         ends = (hop.caller, caller_level, hop.callee, callee_level)
         label, label_class = item.label, 'label'
-        classes = 'arrow req' + (' lost' if hop.status is None else '')
-        marker = 'm-lost' if hop.status is None else 'm-req'
+        classes = 'arrow req' + (' lost' if hop.lost else '')
+        marker = 'm-lost' if hop.lost else 'm-req'
         anchor = 'arrow-%d' % item.number
     else:
         ends = (hop.callee, callee_level, hop.caller, caller_level)
@@ -717,7 +726,7 @@ def _details(item):
     hop = item.hop
     failed = hop.failed
     status_class = 'status failed' if _answer_failed(hop) else 'status'
-    status = 'no answer' if hop.status is None else str(hop.status)
+    status = _status_word(hop)
     if hop.error:
         status += ' ' + hop.error
     summary = ['<span class="num">%d</span> %s %s %s <code>%s</code> '
@@ -757,7 +766,7 @@ def _fields(hop):
         ('Path', redact.path(hop.path) if hop.path is not None else None),
         ('Query', redact.query(hop.query) if hop.query else None),
         ('Route', hop.route),
-        ('Status', hop.status if hop.status is not None else 'no answer'),
+        ('Status', _status_word(hop)),
         ('Error', hop.error),
         ('Start', _utc(hop.start) if hop.start is not None else None),
         ('Duration', _duration(hop.duration_ms)),

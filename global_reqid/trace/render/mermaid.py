@@ -131,7 +131,7 @@ def _close(out, hop, aliases):
     note = _note(hop)
     if note:
         out.append('%sNote over %s: %s' % (INDENT, callee, note))
-    arrow = '--x' if hop.status is None else '-->>'
+    arrow = '--x' if hop.lost else '-->>'
     out.append('%s%s%s%s: %s' % (INDENT, callee, arrow, caller,
                                  _answer(hop)))
     out.append('%sdeactivate %s' % (INDENT, callee))

@@ -35,6 +35,8 @@ MODES = {
 
 FAILED_MARK = '✗'
 UNKNOWN = '?'
+#: A hop seen in logs only whose answer no line recorded.
+UNLOGGED = 'answer not logged'
 
 _RESET = '\x1b[0m'
 _BOLD = '\x1b[1m'
@@ -141,7 +143,9 @@ def answer(hop):
     or ``no answer (ConnectTimeout)``."""
     error = clean(hop.error) if hop.error is not None else None
     if hop.status is None:
-        return 'no answer (%s)' % error if error else 'no answer'
+        if error:
+            return 'no answer (%s)' % error
+        return UNLOGGED if hop.answer_unlogged else 'no answer'
     status = clean(hop.status)
     return '%s %s' % (status, error) if error else status
 
@@ -221,7 +225,7 @@ class _Paint:
 
 
 def _answer_colour(hop):
-    if hop.error is not None or hop.status is None:
+    if hop.error is not None or hop.lost:
         return _RED
     if isinstance(hop.status, int) and hop.status >= 500:
         return _RED
