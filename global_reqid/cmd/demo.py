@@ -1,150 +1,216 @@
-"""``global-reqid-trace demo``: two services on 127.0.0.1, one action.
+"""``global-reqid-trace demo``: a small cloud on 127.0.0.1 traces one action.
 
-An embedded default that needs no cloud: a "compute-api" and an "image-api"
-WSGI service, each behind the global_reqid filter, logging through
-oslo.log with :class:`global_reqid.log.ContextFormatter`. One client call
-with a fresh global id reaches compute-api, which calls image-api through a
-keystoneauth1 session; the log lines of both carry the one global id.
+Three stand-in services (keystone, glance-api, swift), each a real
+PasteDeploy pipeline with the global_reqid filter first, serve one
+``openstack image create --file``-like action under a fresh global request
+id; the trace is then collected from their event and log files by the same
+code as ``global-reqid-trace ID`` and written in every format.
 """
 
 import argparse
-import io
-import logging
-import socketserver
+import itertools
+import os
+import secrets
+import shlex
 import sys
 import tempfile
-import threading
-from wsgiref import simple_server
 
-from keystoneauth1 import session as ks_session
-from oslo_config import cfg
-from oslo_log import log as oslo_log
+BANNER = """\
+This is a demo of global_reqid's real code paths, not of OpenStack. Three
+small stand-in services (keystone, glance-api, swift) run on 127.0.0.1,
+each a real PasteDeploy pipeline: the global_reqid filter first (outbound
+instrumentation on, events to files), a token check that validates the
+token with keystone, then the app. They call each other through real
+keystoneauth1 sessions and log through oslo.log. A client does what
+`openstack image create --file` does, under one fresh global request id,
+and the trace below is collected from the services' event and log files
+by the same code as `global-reqid-trace ID`.
+"""
 
-from global_reqid import context as reqid_context
-from global_reqid import ids
-from global_reqid import log as reqid_log
-from global_reqid import middleware
-from global_reqid.events import reader
-
-LOG = logging.getLogger('global_reqid.demo')
-FORMAT = ('%(asctime)s.%(msecs)03d %(levelname)s %(name)s '
-          '[%(global_request_id)s %(request_id)s] %(message)s')
-
-
-class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(simple_server.WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def _serve(app):
-    server = _Server(('127.0.0.1', 0), _Quiet)
-    server.set_app(app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, 'http://127.0.0.1:%d' % server.server_address[1]
+#: Bytes of the image the client uploads.
+IMAGE_BYTES = 64 * 1024
+#: (depth, caller, callee, method, route, status) of every hop, depth
+#: first; ``{project}`` is the project's id.
+EXPECTED = (
+    (0, 'client', 'keystone', 'POST', '/v3/auth/tokens', 201),
+    (0, 'client', 'glance-api', 'POST', '/v2/images', 201),
+    (1, 'glance-api', 'keystone', 'GET', '/v3/auth/tokens', 200),
+    (0, 'client', 'glance-api', 'PUT', '/v2/images/{uuid}/file', 204),
+    (1, 'glance-api', 'keystone', 'GET', '/v3/auth/tokens', 200),
+    (1, 'glance-api', 'swift', 'PUT',
+     '/v1/AUTH_{project}/images/{uuid}', 201),
+    (2, 'swift', 'keystone', 'GET', '/v3/auth/tokens', 200),
+    (0, 'client', 'glance-api', 'GET', '/v2/images/{uuid}', 200),
+    (1, 'glance-api', 'keystone', 'GET', '/v3/auth/tokens', 200),
+)
+FORMATS = ('text', 'mermaid', 'markdown', 'json', 'html')
 
 
-def _image_api(environ, start_response):
-    logging.getLogger('image.api').info('GET %s: image found',
-                                        environ['PATH_INFO'])
-    start_response('200 OK', [('Content-Type', 'application/json')])
-    return [b'{"image": {"status": "active"}}']
-
-
-def _compute_api(image_url):
-    sess = ks_session.Session()
-
-    def app(environ, start_response):
-        ctx = reqid_context.from_environ(environ)
-        log = logging.getLogger('compute.api')
-        log.info('POST %s: creating a server', environ['PATH_INFO'])
-        # NOTE: until the outbound hook lands, the call carries the ids the
-        # way services do today: global_request_id=context.global_id.
-        resp = sess.get(image_url + '/v2/images/cirros', authenticated=False,
-                        global_request_id=ctx.global_id,
-                        headers={ids.CALLER_HEADER: 'compute-api',
-                                 ids.PARENT_HEADER: ctx.request_id})
-        log.info('image-api answered %s with request id %s',
-                 resp.status_code, resp.headers[ids.REQUEST_ID_HEADER])
-        start_response('202 Accepted', [('Content-Type', 'text/plain')])
-        return [b'accepted']
-    return app
-
-
-def run(out, event_dir=None):
-    """Run the demo, writing its report to ``out``; return the exit status.
-
-    Events go to ``event_dir`` (a new temporary directory by default).
-    """
-    event_dir = event_dir or tempfile.mkdtemp(prefix='global-reqid-demo-')
-    conf = cfg.ConfigOpts()
-    oslo_log.register_options(conf)
-    conf([], default_config_files=[])
-    conf.set_override('logging_context_format_string', FORMAT)
-    captured = io.StringIO()
-    handler = logging.StreamHandler(captured)
-    handler.setFormatter(reqid_log.ContextFormatter(
-        config=conf, datefmt=conf.log_date_format))
-    loggers = [logging.getLogger(n) for n in ('compute.api', 'image.api')]
-    for logger in loggers:
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    image_filter = middleware.RequestId(
-        _image_api, {'service_name': 'image-api', 'event_dir': event_dir})
-    image, image_url = _serve(image_filter)
-    compute_filter = middleware.RequestId(
-        _compute_api(image_url),
-        {'service_name': 'compute-api', 'event_dir': event_dir})
-    compute, compute_url = _serve(compute_filter)
-    try:
-        global_id = ids.new_request_id()
-        out.write('client sends X-OpenStack-Request-ID: %s\n' % global_id)
-        resp = ks_session.Session().post(
-            compute_url + '/v2.1/servers', authenticated=False,
-            global_request_id=global_id, json={'server': {}})
-        out.write('compute-api answered %s, its local id %s\n\n' % (
-            resp.status_code, resp.headers[ids.REQUEST_ID_HEADER]))
-    finally:
-        for server in (compute, image):
-            server.shutdown()
-            server.server_close()
-        for logger in loggers:
-            logger.removeHandler(handler)
-            logger.propagate = True
-    lines = captured.getvalue().splitlines()
-    out.write('log lines of both services:\n')
-    for line in lines:
-        out.write('  %s\n' % line)
-    services = {line.split()[3].split('.')[0] for line in lines
-                if global_id in line}
-    image_filter.flush()
-    compute_filter.flush()
-    events = sorted((e for e in reader.iter_directory(event_dir)
-                     if e.get('global_request_id') == global_id),
-                    key=lambda e: e['start'])
-    out.write('\nsequence events in %s:\n' % event_dir)
-    for event in events:
-        out.write('  %s %-11s -> %-11s %-4s %-22s %s %7.1f ms  %s\n' % (
-            event['start'][11:23], event['caller'] or 'client',
-            event['service'], event['method'], event['route'],
-            event['status'], event['duration_ms'], event['request_id']))
-    ok = services == {'compute', 'image'} and len(events) == 2
-    out.write('\n%s: the global id is in the logs of %s\n' % (
-        'OK' if ok else 'FAILED', ', '.join(sorted(services)) or 'nothing'))
-    return 0 if ok else 1
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='global-reqid-trace demo',
+        description=__doc__.replace('``', '`'),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='exit status: 0 the trace came out as expected, 1 it did '
+               'not (what differs is said), 2 bad usage.')
+    parser.add_argument('--dir', metavar='DIR',
+                        help='where the paste files, logs, events and the '
+                             'trace in every format go; it must be empty '
+                             'or not exist (default: a new temporary '
+                             'directory, kept)')
+    parser.add_argument('-f', '--format', choices=FORMATS, default='text',
+                        help='what is shown on the terminal (default: '
+                             'text); every format is written to DIR')
+    parser.add_argument('--lines', action='store_true',
+                        help='text: the log lines under each hop')
+    return parser
 
 
 def main(argv=None):
-    """Entry point of ``global-reqid-trace demo``."""
-    parser = argparse.ArgumentParser(
-        prog='global-reqid-trace demo', description=__doc__.replace(
-            '``', ''), formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Entry point of ``global-reqid-trace demo``; return the exit status."""
+    parser = build_parser()
     try:
-        parser.parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code
-    return run(sys.stdout)
+    directory = _directory(parser, args.dir)
+    if directory is None:
+        return 2
+    return run(directory, args.format, args.lines)
+
+
+def _directory(parser, path):
+    """The demo's directory (made, empty), or None after an error."""
+    if path is None:
+        return tempfile.mkdtemp(prefix='global-reqid-demo-')
+    try:
+        os.makedirs(path, exist_ok=True)
+        empty = not os.listdir(path)
+    except OSError as exc:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write('global-reqid-trace demo: error: --dir: %s\n'
+                         % (exc.strerror or exc))
+        return None
+    if not empty:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write('global-reqid-trace demo: error: --dir: %s is not '
+                         'empty\n' % path)
+        return None
+    return os.path.abspath(path)
+
+
+def run(directory, format_='text', lines=False):
+    """Run the demo in ``directory``; return the exit status."""
+    # NOTE: imported here so that `demo --help` answers fast.
+    from global_reqid import ids
+    from global_reqid.cmd import trace as trace_cmd
+    from global_reqid.cmd._demo import action
+    from global_reqid.cmd._demo import cloud
+    from global_reqid.cmd._demo import common
+    from global_reqid.cmd._demo import keystone
+
+    out = sys.stdout
+    out.write(BANNER + '\n')
+    password = secrets.token_urlsafe(18)
+    global_id = ids.new_request_id()
+    out.write('action: image create --file (%d bytes) as %s\n'
+              % (IMAGE_BYTES, global_id))
+    out.flush()
+    try:
+        with cloud.Cloud(directory,
+                         keystone.password_hash(password)) as running:
+            result = action.image_create(
+                running.urls['keystone'], cloud.USER, password,
+                cloud.PROJECT, global_id, os.urandom(IMAGE_BYTES))
+    except Exception as exc:  # noqa: BLE001 - reported, then exit 1
+        sys.stderr.write('global-reqid-trace demo: the action failed: %s: '
+                         '%s (the services\' logs are in %s)\n' % (
+                             type(exc).__name__, exc,
+                             os.path.join(directory, 'logs')))
+        return 1
+    for method, url, status in result.calls:
+        out.write('  client %s %s -> %d\n' % (method, url, status))
+    out.write('\n')
+
+    events_dir = os.path.join(directory, 'events')
+    logs_dir = os.path.join(directory, 'logs')
+    trace, stats = trace_cmd.collect(global_id, events=[events_dir],
+                                     logs=[logs_dir])
+    if trace is None:
+        sys.stderr.write('global-reqid-trace demo: no records for %s in %d '
+                         'files\n' % (global_id, stats.files))
+        return 1
+    color = (format_ == 'text' and out.isatty()
+             and not os.environ.get('NO_COLOR'))
+    shown = trace_cmd.render(trace, format_, lines=lines, color=color)
+    out.write(shown if shown.endswith('\n') else shown + '\n')
+    out.write('\nfiles:\n')
+    out.flush()
+    if trace_cmd.write_all(trace, directory):
+        return 1
+    project_id = common.stable_id('project:' + cloud.PROJECT)
+    problems = check(trace, global_id, project_id)
+    problems += leaks(directory, [shown], (result.token, password))
+    out.write('\nopen in a browser: %s\n' % os.path.join(directory,
+                                                         'trace.html'))
+    out.write('run it again: global-reqid-trace %s --events %s --logs %s\n'
+              % (global_id, shlex.quote(events_dir), shlex.quote(logs_dir)))
+    if problems:
+        for problem in problems:
+            sys.stderr.write('global-reqid-trace demo: FAILED: %s\n'
+                             % problem)
+        return 1
+    out.write('OK: %d hops, one global id on every hop, no token or '
+              'password in any output\n' % len(EXPECTED))
+    return 0
+
+
+def _walk(hops, depth=0):
+    """(depth, hop) for every hop, depth first, in order."""
+    stack = [(depth, hop) for hop in reversed(hops)]
+    while stack:
+        depth, hop = stack.pop()
+        yield depth, hop
+        stack.extend((depth + 1, child) for child in reversed(hop.children))
+
+
+def check(trace, global_id, project_id):
+    """What differs between ``trace`` and :data:`EXPECTED`, as sentences."""
+    problems = []
+    if trace.global_request_id != global_id:
+        problems.append('the trace is of %s, not %s'
+                        % (trace.global_request_id, global_id))
+    got = []
+    for depth, hop in _walk(trace.roots):
+        got.append((depth, hop.caller, hop.callee, hop.method, hop.route,
+                    hop.status))
+        if hop.global_request_id != global_id:
+            problems.append('%s -> %s %s %s carries %s' % (
+                hop.caller, hop.callee, hop.method, hop.path,
+                hop.global_request_id))
+    expected = [hop[:4] + (hop[4].replace('{project}', project_id),)
+                + hop[5:] for hop in EXPECTED]
+    for number, (want, have) in enumerate(
+            itertools.zip_longest(expected, got), 1):
+        if want != have:
+            problems.append('hop %d (depth, caller, callee, method, route, '
+                            'status): expected %s, got %s'
+                            % (number, want, have))
+    return problems
+
+
+def leaks(directory, texts, secrets_):
+    """Name every file under ``directory`` or text holding a secret."""
+    found = []
+    needles = [secret.encode('utf-8') for secret in secrets_ if secret]
+    for index, text in enumerate(texts):
+        if any(needle in text.encode('utf-8') for needle in needles):
+            found.append('a secret is in the output shown (#%d)' % index)
+    for root, _, names in os.walk(directory):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            with open(path, 'rb') as handle:
+                data = handle.read()
+            if any(needle in data for needle in needles):
+                found.append('a secret is in %s' % path)
+    return found

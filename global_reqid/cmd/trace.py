@@ -201,70 +201,27 @@ def _configured_event_dir(parser, files):
 
 
 def _run(parser, args, queried):
-    from global_reqid.trace import model
-    from global_reqid.trace import scan
-    from global_reqid.trace import sources as sources_mod
-
     events = args.events
     if not events:
         # NOTE: a default event directory that does not exist (yet) is
         # not worth a warning; one named on the command line is.
         events = [path for path in _default_event_dirs(parser, args)
                   if os.path.exists(path)]
-    sources, warnings = sources_mod.expand(
-        events=events, logs=args.logs, paths=args.sources,
-        journal=args.journal)
-    for message in warnings:
-        _warn(message)
     if not (events or args.logs or args.sources or args.journal):
         parser.print_usage(sys.stderr)
         parser.exit(2, 'global-reqid-trace: error: nothing to read: give '
                        '--events, --logs, --journal or a SOURCE, or set '
                        '$GLOBAL_REQID_EVENTS\n')
-
-    stats = model.Stats()
-    progress = scan.Progress(sys.stderr)
-    collected = _Collected(args.verbose)
-    if any(source.path == sources_mod.STDIN for source in sources):
-        # Read once, scanned up to three times (queried id, global id,
-        # local ids): a spool file on disk, not memory.
-        collected.stdin = _spool(sys.stdin.buffer)
-    _collect(collected, sources, [queried], stats, args, progress)
-
-    from global_reqid.trace import correlate
-    global_id = correlate.global_id_for(queried, collected.events,
-                                        collected.lines)
-    if global_id != queried:
-        _collect(collected, sources, [global_id], stats, args, progress,
-                 count_files=False)
-    locals_ = correlate.local_ids(global_id, collected.events,
-                                  collected.lines) - {global_id, queried}
-    access = [s for s in sources if s.sniffed == 'access']
-    if locals_ and access:
-        _collect(collected, access, sorted(locals_), stats, args, progress,
-                 count_files=False)
-    progress.close()
-    for message in stats.warnings:
-        _warn(message)
-    stats.skipped_where = collected.skipped_where
-    if args.verbose:
-        for where in collected.skipped_where:
-            sys.stderr.write('global-reqid-trace: skipped %s\n' % where)
-    if not collected.events and not collected.lines:
-        sys.stderr.write(
-            'global-reqid-trace: no records for %s in %d files '
-            '(%d lines scanned)\n' % (queried, stats.files, stats.lines))
-        return 1
-
-    trace = correlate.build(global_id, queried, collected.events,
-                            collected.lines, stats)
-    if not any(True for _ in trace.hops()) and not trace.orphan_lines:
+    trace, stats = collect(queried, events=events, logs=args.logs,
+                           paths=args.sources, journal=args.journal,
+                           jobs=args.jobs, verbose=args.verbose)
+    if trace is None:
         sys.stderr.write(
             'global-reqid-trace: no records for %s in %d files '
             '(%d lines scanned)\n' % (queried, stats.files, stats.lines))
         return 1
     if args.output_dir:
-        return _write_all(trace, args.output_dir)
+        return write_all(trace, args.output_dir)
     text = render(trace, args.format, lines=args.lines,
                   color=_color(args))
     if args.output:
@@ -272,6 +229,66 @@ def _run(parser, args, queried):
     sys.stdout.write(text if text.endswith('\n') else text + '\n')
     sys.stdout.flush()
     return 0
+
+
+def collect(queried, events=(), logs=(), paths=(), journal=False,
+            jobs=None, verbose=False):
+    """Find, read and correlate everything about one request id.
+
+    ``queried`` is a normalized ``req-<uuid>``; ``events``, ``logs`` and
+    ``paths`` are what ``--events``, ``--logs`` and the SOURCE arguments
+    take, ``journal`` is ``--journal``. Warnings (and, when ``verbose``,
+    the skipped lines) go to standard error. Return ``(trace, stats)``:
+    the :class:`~global_reqid.trace.model.Trace`, or ``None`` when nothing
+    was found, and the :class:`~global_reqid.trace.model.Stats` of the
+    scan.
+    """
+    from global_reqid.trace import correlate
+    from global_reqid.trace import model
+    from global_reqid.trace import scan
+    from global_reqid.trace import sources as sources_mod
+
+    sources, warnings = sources_mod.expand(
+        events=list(events), logs=list(logs), paths=list(paths),
+        journal=journal)
+    for message in warnings:
+        _warn(message)
+
+    stats = model.Stats()
+    progress = scan.Progress(sys.stderr)
+    collected = _Collected(verbose)
+    if any(source.path == sources_mod.STDIN for source in sources):
+        # Read once, scanned up to three times (queried id, global id,
+        # local ids): a spool file on disk, not memory.
+        collected.stdin = _spool(sys.stdin.buffer)
+    _collect(collected, sources, [queried], stats, jobs, progress)
+
+    global_id = correlate.global_id_for(queried, collected.events,
+                                        collected.lines)
+    if global_id != queried:
+        _collect(collected, sources, [global_id], stats, jobs, progress,
+                 count_files=False)
+    locals_ = correlate.local_ids(global_id, collected.events,
+                                  collected.lines) - {global_id, queried}
+    access = [s for s in sources if s.sniffed == 'access']
+    if locals_ and access:
+        _collect(collected, access, sorted(locals_), stats, jobs, progress,
+                 count_files=False)
+    progress.close()
+    for message in stats.warnings:
+        _warn(message)
+    stats.skipped_where = collected.skipped_where
+    if verbose:
+        for where in collected.skipped_where:
+            sys.stderr.write('global-reqid-trace: skipped %s\n' % where)
+    if not collected.events and not collected.lines:
+        return None, stats
+
+    trace = correlate.build(global_id, queried, collected.events,
+                            collected.lines, stats)
+    if not any(True for _ in trace.hops()) and not trace.orphan_lines:
+        return None, stats
+    return trace, stats
 
 
 class _Collected:
@@ -298,7 +315,7 @@ def _spool(stream):
     return spool
 
 
-def _collect(collected, sources, request_ids, stats, args, progress,
+def _collect(collected, sources, request_ids, stats, jobs, progress,
              count_files=True):
     from global_reqid.trace import parse
     from global_reqid.trace import scan
@@ -307,7 +324,7 @@ def _collect(collected, sources, request_ids, stats, args, progress,
     found_stats = stats if count_files else type(stats)()
     if collected.stdin is not None:
         collected.stdin.seek(0)
-    raws = scan.find(sources, needles, found_stats, jobs=args.jobs,
+    raws = scan.find(sources, needles, found_stats, jobs=jobs,
                      progress=progress, stdin=collected.stdin)
     if not count_files:
         stats.matched += found_stats.matched
@@ -374,7 +391,12 @@ def _write_file(path, text):
     return 0
 
 
-def _write_all(trace, directory):
+def write_all(trace, directory):
+    """Write every format to ``directory`` as ``--output-dir`` does.
+
+    Each path written is printed; return the exit status (2 when a
+    directory or file cannot be written).
+    """
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:

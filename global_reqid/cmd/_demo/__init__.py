@@ -1,0 +1,1 @@
+"""The small cloud of ``global-reqid-trace demo``: stand-ins, not OpenStack."""
