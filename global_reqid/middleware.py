@@ -256,29 +256,34 @@ class RequestId:
                          parent))
         token = reqid_context.activate(held)
 
-        answer = self._answer_one
-        if answer is not None:
-            def _start_response(status, headers, exc_info=None):
+        answer_one = self._answer_one
+        if answer_one is not None:
+            def answered(headers):
                 for name, _ in headers:
-                    if name.lower() == answer:
-                        break
-                else:
-                    headers = list(headers)
-                    headers.append((ids.REQUEST_ID_HEADER, local_id))
-                return start_response(status, headers, exc_info)
+                    if name.lower() == answer_one:
+                        return headers
+                headers = list(headers)
+                headers.append((ids.REQUEST_ID_HEADER, local_id))
+                return headers
         else:
-            def _start_response(status, headers, exc_info=None):
+            def answered(headers):
                 present = {name.lower() for name, _ in headers}
-                headers = list(headers) + [
+                return list(headers) + [
                     (h, local_id) for h in self.answer_headers
                     if h.lower() not in present]
-                return start_response(status, headers, exc_info)
 
         recorder = self._recorder
         if recorder is not None and not recorder.skip(held, environ):
+            # NOTE: the recorder calls answered() itself, so that the
+            # response headers it captures are the ones really sent.
             return recorder.serve(
-                self.application, environ, _start_response, held,
-                functools.partial(reqid_context.deactivate, token))
+                self.application, environ, start_response, held,
+                functools.partial(reqid_context.deactivate, token),
+                answered=answered)
+
+        def _start_response(status, headers, exc_info=None):
+            return start_response(status, answered(headers), exc_info)
+
         try:
             result = self.application(environ, _start_response)
         except BaseException:

@@ -13,15 +13,24 @@ from global_reqid.events import schema
 
 _CAPTURED_ENVIRON_HEADERS = {'CONTENT_TYPE': 'Content-Type',
                              'CONTENT_LENGTH': 'Content-Length'}
+#: X-OpenStack-Request-ID as _request_headers spells environ keys.
+_REQUEST_ID_KEY = 'X-Openstack-Request-Id'
 
 
-def _request_headers(environ):
+def _request_headers(environ, held=None):
     headers = {}
     for key, value in environ.items():
         if key.startswith('HTTP_'):
             headers[key[5:].replace('_', '-').title()] = value
         elif key in _CAPTURED_ENVIRON_HEADERS:
             headers[_CAPTURED_ENVIRON_HEADERS[key]] = value
+    if held is not None:
+        # NOTE: the filter has already put its local id (or the global
+        # id) in the environ's header for the app; the caller sent the
+        # global id, and an invalid value is never shown.
+        headers.pop(_REQUEST_ID_KEY, None)
+        if held.global_request_id is not None:
+            headers[_REQUEST_ID_KEY] = held.global_request_id
     return headers
 
 
@@ -78,18 +87,30 @@ class Recorder:
             held.caller, held.service, environ.get('REQUEST_METHOD', ''),
             environ.get('SCRIPT_NAME', '') + environ.get('PATH_INFO', ''))
 
-    def serve(self, app, environ, start_response, held, end):
-        """Call ``app`` for one request, recording it; ``end()`` after."""
+    def serve(self, app, environ, start_response, held, end, answered=None):
+        """Call ``app`` for one request, recording it; ``end()`` after.
+
+        ``answered(headers)``, if given, returns the response headers the
+        filter really sends (its ``X-OpenStack-Request-ID`` added): those
+        are the ones passed on and captured.
+        """
         start = time.time()
         t0 = time.perf_counter()
-        seen = [None, None]
+        seen = [None, None, None]
         capture = self.capture_bodies
         tee = None
-        if capture and 'wsgi.input' in environ:
-            tee = _TeeInput(environ['wsgi.input'], self.max_body_bytes)
-            environ['wsgi.input'] = tee
+        if capture:
+            # NOTE: now, before the app runs: later middleware (authtoken)
+            # adds X-User-Id, X-Roles, the catalog... to the environ;
+            # the dump shows what the caller sent.
+            seen[2] = _request_headers(environ, held)
+            if 'wsgi.input' in environ:
+                tee = _TeeInput(environ['wsgi.input'], self.max_body_bytes)
+                environ['wsgi.input'] = tee
 
         def _start_response(status, headers, exc_info=None):
+            if answered is not None:
+                headers = answered(headers)
             seen[0] = status
             seen[1] = headers
             return start_response(status, headers, exc_info)
@@ -158,7 +179,7 @@ class Recorder:
         }
         if self.capture_bodies:
             response_headers = list(seen[1] or ())
-            event['headers'] = {'request': _request_headers(environ),
+            event['headers'] = {'request': seen[2],
                                 'response': response_headers}
             limit = self.max_body_bytes
             event['body'] = {

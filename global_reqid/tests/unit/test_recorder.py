@@ -200,6 +200,39 @@ def test_filter_on_the_middleware_records_to_its_event_dir(tmp_path):
     assert {e['global_request_id'] for e in events} == {GLOBAL}
 
 
+@pytest.mark.parametrize('inbound', [GLOBAL, 'not-a-valid-id', None])
+def test_captured_headers_are_the_ones_on_the_wire(tmp_path, inbound):
+    """Captured request headers are what the caller sent (the global id
+    as accepted, never an invalid one, nothing later middleware added);
+    response headers include the X-OpenStack-Request-ID we answered."""
+    from global_reqid import middleware
+    from global_reqid.events import reader
+
+    def app(environ, start_response):
+        environ['HTTP_X_ROLES'] = 'admin'   # as keystonemiddleware adds
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'ok']
+
+    filt = middleware.RequestId(app, {
+        'service_name': 'image-api', 'event_dir': str(tmp_path),
+        'capture_bodies': 'true'})
+    headers = {'X-OpenStack-Request-ID': inbound} if inbound else {}
+    resp = webtest.TestApp(filt).get('/v2/images', headers=headers)
+    assert filt.flush(10)
+    (path,) = tmp_path.glob('image-api.*.jsonl')
+    (event,) = reader.read_events(str(path))
+    sent = event['headers']['request']
+    answered = dict(event['headers']['response'])
+    assert 'X-Roles' not in sent
+    assert 'not-a-valid-id' not in json.dumps(event)
+    if inbound == GLOBAL:
+        assert sent['X-Openstack-Request-Id'] == GLOBAL
+    else:
+        assert 'X-Openstack-Request-Id' not in sent
+    assert answered['X-OpenStack-Request-ID'] == event['request_id'] == (
+        resp.headers['X-OpenStack-Request-ID'])
+
+
 def test_event_sinks_none_records_nothing(tmp_path):
     """event_sinks = none: no recorder, no file."""
     from global_reqid import middleware
