@@ -98,13 +98,28 @@ def adapter_for(session, context=None, **kwargs):
 class _Config:
     """What :func:`instrument` was asked for; replaced whole, never mutated."""
 
-    __slots__ = ('service_name', 'global_request_id', 'sinks', 'host')
+    __slots__ = ('service_name', 'global_request_id', 'sinks', 'host',
+                 'by_service')
 
-    def __init__(self, service_name, global_request_id, sinks):
+    def __init__(self, service_name, global_request_id, sinks,
+                 previous=None):
         self.service_name = service_name
         self.global_request_id = global_request_id
         self.sinks = tuple(sinks)
         self.host = socket.gethostname()
+        # NOTE: several filters in one process (test rigs, all-in-one
+        # WSGI containers) each instrument: a call made while one of them
+        # serves a request goes to that filter's sinks, not the last
+        # loaded one's.
+        self.by_service = dict(previous.by_service) if previous else {}
+        if service_name and self.sinks:
+            self.by_service[service_name] = self.sinks
+
+    def sinks_for(self, held):
+        """The sinks of the service serving ``held``, else ours."""
+        if held is not None and held.service in self.by_service:
+            return self.by_service[held.service]
+        return self.sinks
 
 
 class _Hooks:
@@ -141,7 +156,8 @@ def instrument(service_name=None, global_request_id=None, sinks=()):
             service_name):
         raise ValueError('service_name must be 1-64 of [A-Za-z0-9._:-]')
     with _Hooks.lock:
-        _Hooks.config = _Config(service_name, global_request_id, sinks)
+        _Hooks.config = _Config(service_name, global_request_id, sinks,
+                                _Hooks.config)
         if _Hooks.originals is None:
             send = requests.adapters.HTTPAdapter.send
             request = ks_session.Session.request
@@ -283,7 +299,7 @@ def _emit(config, request, response, error, start, t0):
             'callee_request_id': answered
             if ids.is_valid_request_id(answered) else None,
         }
-        for sink in config.sinks:
+        for sink in config.sinks_for(held):
             sink.emit(event)
     except Exception:  # noqa: BLE001 - recording never breaks a call
         _Hooks.failed_events += 1

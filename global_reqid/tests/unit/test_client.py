@@ -191,6 +191,23 @@ def test_client_events_record_the_callers_side(server):
     assert event['target'] == server.split('//')[1]
 
 
+def test_each_service_in_one_process_keeps_its_own_client_events(server):
+    """Two filters instrumenting one process: a call made while serving
+    glance-api goes to glance-api's sinks, one made while serving swift
+    to swift's."""
+    glance, swift = ListSink(), ListSink()
+    client.instrument(service_name='glance-api', sinks=[glance])
+    client.instrument(service_name='swift', sinks=[swift])
+    for name in ('glance-api', 'swift', 'glance-api'):
+        with context.bound(context.RequestIds(LOCAL, GLOBAL, name)):
+            ks_session.Session().get(server + '/', authenticated=False)
+    assert [e['service'] for e in glance.events] == ['glance-api'] * 2
+    assert [e['service'] for e in swift.events] == ['swift']
+    client.uninstrument()
+    client.instrument(service_name='nova-api', sinks=[ListSink()])
+    assert client._Hooks.config.by_service.keys() == {'nova-api'}
+
+
 def test_connection_refused_is_an_event_with_no_status():
     """A refused connection is recorded with its error and no status."""
     with socket.socket() as sock:
