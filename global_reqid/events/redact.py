@@ -81,6 +81,8 @@ _SAFE_SUFFIXES = ('expiresat', 'expires', 'expiry', 'expiration', 'type',
                   'ref', 'href', 'method', 'version', 'algorithm', 'name',
                   'url', 'uri')
 _SAFE_NAMES = frozenset(['sortkey', 'publickey'])
+#: First words of names that count or bound secrets (``max_active_keys``).
+_COUNT_WORDS = frozenset(['max', 'min', 'num', 'number', 'count'])
 
 _NOT_ALNUM = re.compile(r'[^a-z0-9]')
 _WORDS = re.compile(r'[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+')
@@ -199,6 +201,8 @@ def _classify_name(name):
     words = [word.lower() for word in _WORDS.findall(name)]
     while words and words[-1].isdigit():
         words.pop()
+    if words and words[0] in _COUNT_WORDS:
+        return None     # max_active_keys: how many, not which
     if (_STAR_FRAGMENTS.search(flat) or _STAR_WORDS.intersection(words)
             or words and words[-1] in ('key', 'keys')):
         return _STAR

@@ -841,6 +841,7 @@ def test_multipart_secret_field_is_masked():
     'password_expires_at', 'token_type', 'secret_ref', 'secret_type',
     'SignatureMethod', 'SignatureVersion', 'sort_key', 'key_name',
     'public_key', 'payload_content_type', 'methods', 'expires_at', 'id',
+    'max_active_keys', 'num_keys', 'min_password_length',
 ])
 def test_metadata_about_secrets_is_kept(name):
     """Names that describe a secret (type, expiry, reference) are kept."""
