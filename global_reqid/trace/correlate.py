@@ -126,8 +126,9 @@ def build(global_id, queried_id, events, lines, stats=None):
     unpaired = builder.pair_clients(clients, server_only=True)
     builder.add_lines(picked)
     unpaired = builder.pair_clients(unpaired, server_only=False)
+    served = builder.served_targets() if unpaired else {}
     for event in unpaired:
-        builder.add_client_only(event)
+        builder.add_client_only(event, served)
     builder.follow_calls()
     roots, orphans, mode = builder.finish(bool(servers or clients))
     trace = model.Trace(global_request_id=global_id, queried_id=queried_id,
@@ -336,14 +337,33 @@ class _Builder:
             hop.path = _split_query(_text(event.get('path')))[0]
             hop.route = hop.route or _route(hop.path)
 
-    def add_client_only(self, event):
-        """A call whose callee recorded nothing we have."""
+    def served_targets(self):
+        """``{host:port: service}`` of addresses one service answered at."""
+        found = {}
+        for node in self.nodes:
+            hop = node.hop
+            if 'server' in hop.evidence and hop.url:
+                target = urllib.parse.urlsplit(hop.url).netloc
+                if target:
+                    found.setdefault(target, set()).add(hop.callee)
+        return {target: names.pop() for target, names in found.items()
+                if len(names) == 1}
+
+    def add_client_only(self, event, served=None):
+        """A call whose callee recorded nothing we have.
+
+        NOTE: a call that got no answer (a connection error) names its
+        callee by the service that answered the other calls to the same
+        address, else by its service type or address.
+        """
         path, query = _split_query(_text(event.get('path')))
         start = _epoch(event.get('start'))
+        target = _text(event.get('target'))
         node = self._add(model.Hop(
             caller=_text(event.get('service')) or model.CLIENT,
-            callee=(_text(event.get('service_type'))
-                    or _text(event.get('target')) or 'unknown'),
+            callee=((served or {}).get(target)
+                    or _text(event.get('service_type'))
+                    or target or 'unknown'),
             method=_text(event.get('method')), path=path,
             query=_text(event.get('query')) or query,
             route=_text(event.get('route')) or _route(path),
@@ -792,10 +812,13 @@ def _split(lines, access):
             else:
                 request.lines.append(line)
         request.shows_request = True
-    for request in requests:
-        _set_start(request)
     if loose:
         orphans.extend(_assign_windows(requests, loose))
+    # NOTE: after the loose lines are in: keystone logs "Authenticating
+    # user token" before its REQUEST_METHOD line, and the request started
+    # with the first.
+    for request in requests:
+        _set_start(request)
     return requests, orphans
 
 

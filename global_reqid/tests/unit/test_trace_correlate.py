@@ -309,6 +309,31 @@ def test_client_event_without_a_recorded_callee_is_its_own_hop():
     assert first.url == '//127.0.0.1:9696/v2.0/ports'
 
 
+def test_unanswered_call_is_named_by_who_answers_its_address():
+    """A lost call to keystone's address goes to keystone, not "identity"."""
+    # As glance's authtoken recorded it on a real cloud: a pooled
+    # connection keystone had closed, then the retried validation.
+    glance = server('glance-api', GLANCE, T0, 200.0, caller='openstack')
+    lost = client('glance-api', GLANCE, None, T0 + 0.002, 0.6,
+                  '127.0.0.1:5000', 'identity', path='/v3/auth/tokens',
+                  status=None, error='ConnectionError')
+    validated = client('glance-api', GLANCE, KEYSTONE, T0 + 0.01, 120.0,
+                       '127.0.0.1:5000', 'identity', path='/v3/auth/tokens')
+    keystone = server('keystone', KEYSTONE, T0 + 0.011, 118.0,
+                      parent=GLANCE, caller='glance-api',
+                      path='/v3/auth/tokens')
+    trace = correlate.build(G, G, [glance, lost, validated, keystone], [])
+    root, = trace.roots
+    assert shape(root.children) == [
+        ('glance-api', 'keystone', 'GET', '/v3/auth/tokens', None),
+        ('glance-api', 'keystone', 'GET', '/v3/auth/tokens', 200)]
+    assert trace.participants == ['openstack', 'glance-api', 'keystone']
+    # Alone, the lost call keeps its service type as the callee's name.
+    alone = correlate.build(G, G, [glance, lost], [])
+    assert shape(alone.roots[0].children) == [
+        ('glance-api', 'identity', 'GET', '/v3/auth/tokens', None)]
+
+
 def test_events_of_other_actions_are_left_out():
     """Only events of the action make hops."""
     events = nova_root_events() + [
@@ -415,6 +440,30 @@ def test_retroactive_image_create_from_real_stock_logs():
         assert show.lines == [g_access[3]] + glance[12:17]
         assert upload.start == glance[0].time
         assert trace.orphan_lines == glance[17:24]
+
+
+def test_lines_before_the_request_line_start_the_request():
+    """keystone authenticates before REQUEST_METHOD: its first line starts."""
+    # As keystone 30.0.0 logs an authenticated GET (whole-second access).
+    t = T0 + 0.632
+    lines = [
+        line('keystone', K1, 0, 'Authenticating user token', t),
+        line('keystone', K1, 200, 'Validating token access rules', t + 0.08),
+        line('keystone', K1, 400, 'REQUEST_METHOD: `GET`', t + 0.147,
+             kind=model.KIND_REQUEST, method='GET'),
+        line('keystone', K1, 600, 'PATH_INFO: `/v3/projects/p1`', t + 0.148,
+             kind=model.KIND_REQUEST, path='/v3/projects/p1'),
+    ] + access_lines(
+        '[23/Nov/2026:17:18:54 +0000] pid=<4242> 127.0.0.1 "GET '
+        '/v3/projects/p1 HTTP/1.1" 200 293 0.158887s in_reqid=%s '
+        'out_reqid=%s' % (G, K1), '/var/log/keystone-access.log',
+        'keystone')
+    trace = correlate.build(G, G, [], lines)
+    (hop,) = trace.roots
+    assert (hop.request_id, hop.method, hop.path) == (
+        K1, 'GET', '/v3/projects/p1')
+    assert hop.start == t
+    assert trace.orphan_lines == []
 
 
 def test_keystoneauth_call_lines_make_the_parent_link():
