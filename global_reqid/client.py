@@ -283,6 +283,7 @@ def _emit(config, request, response, error, start, t0):
             'host': config.host,
             'pid': os.getpid(),
             'method': request.method,
+            'scheme': url.scheme or None,
             'target': url.netloc,
             'service_type': _SERVICE_TYPE.get(),
             'path': url.path or '/',

@@ -603,6 +603,7 @@ class _Builder:
         roots = []
         for node in nodes:
             node.hop.children = []
+            _place_access_lines(node.hop)
             node.hop.lines = _sorted_lines(node.hop.lines)
         for i, node in enumerate(nodes):
             if parent[i] is None:
@@ -948,6 +949,24 @@ def _window(access):
             access.time + blur + took + WINDOW_SLACK)
 
 
+def _place_access_lines(hop):
+    """Time an access line logged to the second at its hop's end.
+
+    Apache's and gunicorn's ``[23/Nov/2026:17:18:54 +0000]`` say only the
+    second the answer went out in; the hop's start and duration say when
+    within it, so the line no longer shows up to a second before the
+    request it ends.
+    """
+    if hop.start is None or hop.duration_ms is None:
+        return
+    end = round(hop.start + hop.duration_ms / 1000.0, 6)
+    for line in hop.lines:
+        if line.kind == model.KIND_ACCESS and line.time is not None and \
+                _whole_second(line.time) and \
+                line.time <= end < line.time + 1.0 + WINDOW_SLACK:
+            line.time = end
+
+
 def _whole_second(moment):
     return moment == math.floor(moment)
 
@@ -1129,9 +1148,11 @@ def _client_url(event):
     target = _text(event.get('target'))
     if target is None:
         return None
-    # NOTE: client events carry host:port and path, not the scheme: a
-    # scheme-relative URL says no more than was recorded.
-    url = '//%s%s' % (target, _text(event.get('path')) or '/')
+    # NOTE: events written before 'scheme' was recorded carry host:port
+    # and path only: a scheme-relative URL says no more than was recorded.
+    scheme = _text(event.get('scheme'))
+    url = '%s//%s%s' % (scheme + ':' if scheme else '', target,
+                        _text(event.get('path')) or '/')
     query = _text(event.get('query'))
     return '%s?%s' % (url, query) if query else url
 

@@ -189,6 +189,7 @@ def test_client_events_record_the_callers_side(server):
         'client', GLOBAL, LOCAL, 'nova-api', 'GET', '/v2/images', 'limit=1',
         200, OTHER, None)
     assert event['target'] == server.split('//')[1]
+    assert event['scheme'] == 'http'
 
 
 def test_each_service_in_one_process_keeps_its_own_client_events(server):

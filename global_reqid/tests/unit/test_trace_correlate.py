@@ -235,6 +235,13 @@ def test_client_event_pairs_with_server_event_of_answered_id():
     glance, = root.children
     assert glance.evidence == ('server', 'client')
     assert glance.url == '//ctl-1:9292/v2/images/' + IMAGE
+    # With the scheme recorded (client events since it was added), the URL
+    # is whole.
+    events = nova_root_events()
+    events[2]['scheme'] = 'https'
+    again = correlate.build(G, G, events, [])
+    assert again.roots[0].children[0].url == (
+        'https://ctl-1:9292/v2/images/' + IMAGE)
     assert glance.duration_ms == 55.3       # the server's, not the caller's
     assert glance.start == T0 + 0.02
     assert glance.headers == {'request': {'Accept': 'application/json'}}
@@ -428,16 +435,18 @@ def test_retroactive_image_create_from_real_stock_logs():
         g_access = by_source['/var/log/glance-access.log']
         discovery, token, versions, create, upload, show = trace.roots
         assert discovery.request_id == K1 and token.request_id == K2
-        # A whole-second access time sorts at the start of its second.
-        assert discovery.lines == [k_access[0]] + keystone[:3]
+        # A whole-second access line is timed at its hop's end.
+        assert discovery.lines == keystone[:3] + [k_access[0]]
+        assert k_access[0].time == round(
+            discovery.start + discovery.duration_ms / 1000.0, 6)
         assert token.lines == keystone[3:] + [k_access[1]]
         assert token.start == keystone[3].time
         assert token.duration_ms == 566.226
         assert versions.request_id is None
         assert versions.lines == [g_access[0]]
         assert create.lines == [g_access[1]]
-        assert upload.lines == [g_access[2]] + glance[:12]
-        assert show.lines == [g_access[3]] + glance[12:17]
+        assert upload.lines == glance[:12] + [g_access[2]]
+        assert show.lines == glance[12:17] + [g_access[3]]
         assert upload.start == glance[0].time
         assert trace.orphan_lines == glance[17:24]
 
