@@ -12,8 +12,8 @@ What it does, in order:
 1. starts a real keystone and glance-api on 127.0.0.1 under gunicorn, each
    with the global_reqid filter and the file sink
    (:class:`global_reqid.tests.functional.realcloud.RealCloud`, in a
-   temporary directory), and restarts both once with ``capture_bodies =
-   true`` added to the filter's options, so the dump shows the bodies;
+   temporary directory) and ``capture_bodies = true`` in the filter's
+   options, so the dump shows the headers and bodies;
 2. runs the ten ``openstack image`` commands of
    ``global_reqid/tests/functional/test_real_image_cli.py`` once each, with
    the ``openstack`` CLI of this Python environment, under
@@ -45,7 +45,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: What stands for the temporary directory in every written path.
@@ -115,37 +114,6 @@ def run(command, env=None):
                           text=True,
                           timeout=TIMEOUT, check=False,
                           stdin=subprocess.DEVNULL)
-
-
-def _set_option(path, section, line):
-    """Add ``line`` right under ``[section]`` of an ini file."""
-    with open(path) as handle:
-        text = handle.read()
-    header = '[%s]\n' % section
-    if text.count(header) != 1:
-        raise DocError('no single %s in %s' % (header.strip(), path))
-    with open(path, 'w') as handle:
-        handle.write(text.replace(header, header + line + '\n'))
-
-
-def capture_bodies(cloud):
-    """Restart both services with the filter capturing bodies.
-
-    NOTE: RealCloud writes its configuration and starts the services in
-    one step and the functional tests want bodies off; the option is added
-    to the files it wrote and each service started again, same port.
-    """
-    _set_option(os.path.join(cloud.etc, 'keystone', 'keystone.conf'),
-                'global_reqid', 'capture_bodies = true')
-    _set_option(os.path.join(cloud.etc, 'glance', 'glance-api-paste.ini'),
-                'filter:global_reqid', 'capture_bodies = true')
-    from global_reqid.tests.functional import realcloud
-
-    for service, path in ((cloud.keystone, '/v3'),
-                          (cloud.glance, '/healthcheck')):
-        service.stop()
-        service.start()
-        service.wait_ready(path, time.monotonic() + realcloud.START_TIMEOUT)
 
 
 def run_commands(cloud, work, commands, trace_command, recording):
@@ -508,8 +476,8 @@ def generate(args):
         os.makedirs(work)
         sys.stderr.write('starting keystone and glance-api in %s\n' % tmp)
         with realcloud.RealCloud(os.path.join(tmp, 'cloud'),
-                                 cache=args.cache) as cloud:
-            capture_bodies(cloud)
+                                 cache=args.cache,
+                                 capture_bodies=True) as cloud:
             done = run_commands(cloud, work, cli.COMMANDS,
                                 cli.trace_command, cli.RECORDING)
             setup = describe_setup(cloud, tmp)

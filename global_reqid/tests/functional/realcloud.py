@@ -77,6 +77,7 @@ key_repository = {state}/credential-keys
 service_name = keystone
 event_dir = {events}
 instrument_outbound = true
+capture_bodies = {capture_bodies}
 """
 
 GLANCE_CONF = """\
@@ -128,6 +129,7 @@ paste.filter_factory = global_reqid.middleware:RequestId.factory
 service_name = glance-api
 event_dir = {events}
 instrument_outbound = true
+capture_bodies = {capture_bodies}
 """
 _KEYSTONE_PIPELINE = re.compile(r'^(keystone\s*=\s*)', re.MULTILINE)
 
@@ -171,13 +173,14 @@ def glance_paste_ini():
     raise CloudError('glance-api-paste.ini is not installed with glance')
 
 
-def paste_with_filter(text, events):
+def paste_with_filter(text, events, capture_bodies=False):
     """glance's paste file with our filter first in the keystone flavor."""
     changed, count = _KEYSTONE_PIPELINE.subn(r'\1global_reqid ', text)
     if count != 1:
         raise CloudError('no single "keystone =" pipeline in glance\'s '
                          'paste file')
-    return changed + PASTE_FILTER.format(events=events)
+    return changed + PASTE_FILTER.format(
+        events=events, capture_bodies=str(bool(capture_bodies)).lower())
 
 
 def _run(command, env, log, timeout=STEP_TIMEOUT):
@@ -361,8 +364,11 @@ class RealCloud:
     #: place of oslo's RequestId.
     KEYSTONE_APP = 'global_reqid.wsgi.keystone:application'
 
-    def __init__(self, directory, cache=None, keystone_app=None):
+    def __init__(self, directory, cache=None, keystone_app=None,
+                 capture_bodies=False):
         self.directory = str(directory)
+        #: The filter records headers and bodies (the image service page).
+        self.capture_bodies = capture_bodies
         self.cache = cache
         self.keystone_app = keystone_app or self.KEYSTONE_APP
         self.etc = os.path.join(self.directory, 'etc')
@@ -402,7 +408,8 @@ class RealCloud:
         fill = {'logs': self.logs, 'state': self.state, 'events': self.events,
                 'etc': self.etc, 'glance_user': GLANCE_USER,
                 'glance_password': self.glance_password,
-                'service_project': SERVICE_PROJECT}
+                'service_project': SERVICE_PROJECT,
+                'capture_bodies': str(bool(self.capture_bodies)).lower()}
         keystone_port, glance_port = free_port(), free_port()
         fill['keystone_url'] = 'http://%s:%d' % (HOST, keystone_port)
         fill['glance_url'] = 'http://%s:%d' % (HOST, glance_port)
@@ -419,7 +426,7 @@ class RealCloud:
         with open(glance_paste_ini()) as handle:
             paste = handle.read()
         _write(os.path.join(glance_dir, 'glance-api-paste.ini'),
-               paste_with_filter(paste, self.events))
+               paste_with_filter(paste, self.events, self.capture_bodies))
 
         self.keystone = Service(
             'keystone', self.keystone_app, keystone_port, dict(os.environ, OS_KEYSTONE_CONFIG_DIR=keystone_dir),
