@@ -600,6 +600,7 @@ class _Builder:
         index = {id(node): i for i, node in enumerate(nodes)}
         parent, how = _nest(nodes, self.by_rid, index)
         _break_cycles(parent, how, nodes)
+        _nest_unlogged_callers(nodes, parent, how)
         roots = []
         for node in nodes:
             node.hop.children = []
@@ -678,6 +679,69 @@ def _nest(nodes, by_rid, index):
     return parent, how
 
 
+def _nest_unlogged_callers(nodes, parent, how):
+    """Nest a top-level hop known from logs alone inside the request that
+    was being served all the while it ran, in another service.
+
+    Nothing in plain logs names the caller of a call its caller did not
+    log (keystoneauth logs its call lines at DEBUG, and oslo.log's
+    defaults set it to WARN): glance's token validations show up in
+    keystone's log with the global id and no more. A client waits for its
+    answer, so a call that starts and ends inside one of its requests, in
+    another service, was made by that service (or by one it called: the
+    innermost such request is taken).
+    """
+    spans = []
+    for j, node in enumerate(nodes):
+        hop = node.hop
+        if hop.start is not None and hop.duration_ms is not None and \
+                hop.duration_ms > 0:
+            spans.append((hop.start, hop.start + hop.duration_ms / 1000.0,
+                          j))
+    if not spans:
+        return
+    holding = _Intervals(spans)
+    for i, node in enumerate(nodes):
+        hop = node.hop
+        if parent[i] is not None or hop.caller != model.CLIENT or \
+                hop.evidence != ('logs',) or not _timed_to_the_ms(hop):
+            continue
+        end = hop.start + (hop.duration_ms or 0.0) / 1000.0
+        for j in holding.holding(hop.start):
+            other = nodes[j].hop
+            if j == i or holding.ends_of[j] < end or \
+                    _related(other.callee, hop.callee) or \
+                    _descends(parent, j, i):
+                continue
+            parent[i], how[i] = j, 'time'
+            hop.caller = other.callee
+            break
+
+
+def _timed_to_the_ms(hop):
+    """Whether ``hop.start`` comes from a line timed to the millisecond,
+    not from an access line's whole second (which may be up to a second
+    off, enough to seem inside any request of that second)."""
+    if hop.start is None:
+        return False
+    for line in hop.lines:
+        if line.time is not None and (line.kind != model.KIND_ACCESS
+                                      or not _whole_second(line.time)):
+            return True
+    return False
+
+
+def _descends(parent, j, i):
+    """Whether ``j`` is ``i`` or under it (bounded: parents are a forest)."""
+    for _ in range(len(parent) + 1):
+        if j is None:
+            return False
+        if j == i:
+            return True
+        j = parent[j]
+    return True
+
+
 def _break_cycles(parent, how, nodes):
     """Cut one edge of every cycle, a time edge before a causal one."""
     state = [0] * len(parent)      # 0: unseen, 1: on this walk, 2: done
@@ -712,15 +776,22 @@ class _Intervals:
         for end in self.ends:
             reach = max(reach, end)
             self.reach.append(reach)
+        self.ends_of = dict(zip(self.values, self.ends, strict=True))
 
     def innermost(self, moment, skip=None):
         """The value of the latest-starting interval holding ``moment``."""
+        for value in self.holding(moment):
+            if value != skip:
+                return value
+        return None
+
+    def holding(self, moment):
+        """Values of the intervals holding ``moment``, latest start first."""
         i = bisect.bisect_right(self.starts, moment) - 1
         while i >= 0 and self.reach[i] >= moment:
-            if self.ends[i] >= moment and self.values[i] != skip:
-                return self.values[i]
+            if self.ends[i] >= moment:
+                yield self.values[i]
             i -= 1
-        return None
 
 
 def _participants(roots):

@@ -307,6 +307,21 @@ def test_retroactive_trace_from_plain_logs(runs, name):
 
 
 @pytest.mark.parametrize('name', NAMES)
+def test_retroactive_tree_is_the_events_tree(runs, name):
+    """From plain logs alone, glance-api's calls to keystone nest under
+    the glance-api request that made them, as the events say: the whole
+    tree (depth, callee, method, path, status, local id) is the same."""
+    done = runs[name]
+
+    def tree(trace):
+        return [(depth, hop['callee'], hop['method'], hop['path'],
+                 hop['status'], hop['request_id'])
+                for depth, hop in hops(trace['hops'])]
+
+    assert tree(document(done.retro)) == tree(document(done.trace))
+
+
+@pytest.mark.parametrize('name', NAMES)
 def test_retroactive_starts_match_the_events(runs, name):
     """From logs alone a request starts at its first line, as its event."""
     done = runs[name]

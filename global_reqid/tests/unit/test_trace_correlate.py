@@ -475,6 +475,50 @@ def test_lines_before_the_request_line_start_the_request():
     assert trace.orphan_lines == []
 
 
+def _served(service, rid, start, seconds, method='GET', path='/', offset=0,
+            lines=1):
+    """A request known from logs: ``lines`` timed lines, an access line."""
+    out = [line(service, rid, offset + n, 'working %d' % n,
+                start + 0.001 * n) for n in range(lines)]
+    out.append(line(service, rid, offset + 50, '127.0.0.1 "%s %s" status: '
+                    '200 len: 1 time: %.6f' % (method, path, seconds),
+                    start + seconds, kind=model.KIND_ACCESS, method=method,
+                    path=path, status=200, duration_ms=seconds * 1000.0))
+    return out
+
+
+def test_unlogged_call_nests_in_the_request_it_ran_inside():
+    """A keystone request that starts and ends inside a glance-api request
+    is glance-api's call (keystoneauth's lines are off by default); one
+    outside any request, or timed only to the second, stays the client's."""
+    glance = _served('glance-api', GLANCE, T0 + 1.0, 0.5, 'POST',
+                     '/v2/images', lines=3)
+    inside = _served('keystone', K1, T0 + 1.1, 0.2, path='/v3/auth/tokens')
+    before = _served('keystone', K2, T0, 0.3, 'POST', '/v3/auth/tokens')
+    coarse = line('keystone', KEYSTONE, 900, '127.0.0.1 "GET /v3" status: '
+                  '200 len: 1 time: 0.001000', T0 + 1.0,
+                  kind=model.KIND_ACCESS, method='GET', path='/v3',
+                  status=200, duration_ms=1.0)
+    trace = correlate.build(G, G, [], glance + inside + before + [coarse])
+    assert [(h.caller, h.callee, h.request_id) for h in trace.roots] == [
+        (model.CLIENT, 'keystone', K2), (model.CLIENT, 'keystone', KEYSTONE),
+        (model.CLIENT, 'glance-api', GLANCE)]
+    nested, = trace.roots[2].children
+    assert (nested.caller, nested.callee, nested.request_id) == (
+        'glance-api', 'keystone', K1)
+
+
+def test_unlogged_call_of_the_same_service_is_not_nested():
+    """Two overlapping requests of one service are not each other's calls
+    (a service does not wait on itself)."""
+    one = _served('glance-api', GLANCE, T0, 1.0, path='/v2/images')
+    two = _served('glance-api', K1, T0 + 0.2, 0.1, path='/v2/schemas',
+                  offset=100)
+    trace = correlate.build(G, G, [], one + two)
+    assert [(h.caller, h.request_id, h.children) for h in trace.roots] == [
+        (model.CLIENT, GLANCE, []), (model.CLIENT, K1, [])]
+
+
 def test_keystoneauth_call_lines_make_the_parent_link():
     """keystoneauth call lines link the callee under the caller."""
     url = 'http://127.0.0.1:8776/v3/6578c273/volumes/' + IMAGE
