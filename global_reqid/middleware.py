@@ -203,6 +203,21 @@ class RequestId:
         return all(sink.flush(timeout) for sink in self._recorder.sinks
                    if hasattr(sink, 'flush'))
 
+    def close(self, timeout=5.0):
+        """Write what was recorded, stop the event writers; True if all
+        was written.
+
+        For programs that load and drop filters (tests, the demo): a
+        service's filter lives as long as its process, whose exit closes
+        the sinks. A request served after ``close()`` starts a writer
+        again. Outbound instrumentation is process-wide and stays: undo
+        it with :func:`global_reqid.client.uninstrument`.
+        """
+        if self._recorder is None:
+            return True
+        return all([sink.close(timeout) for sink in self._recorder.sinks
+                    if hasattr(sink, 'close')])
+
     @property
     def event_stats(self):
         """Counts of each event sink (written, dropped, ...), by sink."""

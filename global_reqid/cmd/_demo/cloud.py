@@ -147,7 +147,7 @@ class Cloud:
                 app = deploy.loadapp('config:' + self._write_paste(
                     service, values))
                 self.filters[service] = app
-                stack.callback(app.flush)
+                stack.callback(app.close)
                 servers[service].set_app(app)
                 stack.enter_context(_serving(servers[service]))
             self._stack = stack.pop_all()

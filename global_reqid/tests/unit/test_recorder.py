@@ -233,6 +233,39 @@ def test_captured_headers_are_the_ones_on_the_wire(tmp_path, inbound):
         resp.headers['X-OpenStack-Request-ID'])
 
 
+def test_close_writes_everything_and_stops_the_writer(tmp_path):
+    """close() writes the events recorded so far and stops the writer
+    thread; a later request starts one again and is written too."""
+    import threading
+
+    from global_reqid import middleware
+    from global_reqid.events import reader
+
+    def app(environ, start_response):
+        start_response('200 OK', [])
+        return [b'ok']
+
+    def writers():
+        return [t for t in threading.enumerate()
+                if t.name.startswith('global-reqid-events-')]
+
+    before = set(writers())
+    filt = middleware.RequestId(app, {'service_name': 'image-api',
+                                      'event_dir': str(tmp_path)})
+    client = webtest.TestApp(filt)
+    for _ in range(5):
+        client.get('/v2/images')
+    assert set(writers()) - before
+    assert filt.close(10) is True
+    assert set(writers()) - before == set()
+    (path,) = tmp_path.glob('image-api.*.jsonl')
+    assert len(list(reader.read_events(str(path)))) == 5
+    client.get('/v2/images')
+    assert filt.close(10) is True
+    assert len(list(reader.read_events(str(path)))) == 6
+    assert middleware.RequestId(app, {'event_sinks': 'none'}).close()
+
+
 def test_event_sinks_none_records_nothing(tmp_path):
     """event_sinks = none: no recorder, no file."""
     from global_reqid import middleware
