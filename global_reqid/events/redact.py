@@ -143,8 +143,12 @@ _BARE_LEAD = re.compile(
     r'(?:(?P<url>=)(?![ \t])|[ \t]*[:=][ \t]*)')
 _FLAG_LEAD = re.compile(r'(?<![\w-])--?(?P<name>[A-Za-z][\w-]{0,127})'
                         r'(?:=|[ \t]+)')
+# NOTE: attributes only as XML writes them (name="value"): a Python repr
+# (<TokenModel (audit_id=...) at 0x7f...> in keystone's RBAC line) is not
+# an element whose whole rest of the line is its content.
 _XML_LEAD = re.compile(
-    r'<(?:[\w.-]+:)?(?P<name>[A-Za-z_][\w.-]{0,127})(?:\s[^<>]*)?>')
+    r'<(?:[\w.-]+:)?(?P<name>[A-Za-z_][\w.-]{0,127})'
+    r'(?:\s+[\w:.-]{1,128}\s*=\s*(?:"[^"<>]*"|\'[^\'<>]*\'))*\s*>')
 # A multipart/form-data part: bounded so a text without blank lines is not
 # scanned to its end for every name="...".
 _PART_LEAD = re.compile(

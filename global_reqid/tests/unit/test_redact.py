@@ -798,6 +798,14 @@ def test_body_failure_is_summarised_not_shown():
      '<Password>***</Password><User>bob</User>'),
     ('<ns:password><![CDATA[a<b]]></ns:password>',
      '<ns:password>***</ns:password>'),
+    ('<Password type="x" a:b=\'c\'>abc</Password>',
+     '<Password type="x" a:b=\'c\'>***</Password>'),
+    # keystone's RBAC line: a Python repr is not an XML element whose
+    # content would run to the end of the line.
+    ("{'token': <TokenModel (audit_id=UJ3l) at 0x7fcc>, 'user_id': 'u1', "
+     "'roles': ['reader']}",
+     "{'token': %s (audit_id=UJ3l) at 0x7fcc>, 'user_id': 'u1', "
+     "'roles': ['reader']}" % redact.hash_value('<TokenModel')),
     ("{'password': 'abc', 'name': 'bob'}",
      "{'password': '***', 'name': 'bob'}"),
     ('{\\"password\\": \\"abc\\", \\"u\\": 1}',
