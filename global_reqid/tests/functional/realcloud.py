@@ -180,7 +180,7 @@ def paste_with_filter(text, events, capture_bodies=False):
         raise CloudError('no single "keystone =" pipeline in glance\'s '
                          'paste file')
     return changed + PASTE_FILTER.format(
-        events=events, capture_bodies=str(bool(capture_bodies)).lower())
+        events=events, capture_bodies=_ini_bool(capture_bodies))
 
 
 def _run(command, env, log, timeout=STEP_TIMEOUT):
@@ -205,6 +205,16 @@ def _wait_all(started):
     return failed
 
 
+def keystone_conf(logs, state, events, capture_bodies=False):
+    """keystone.conf's text: one place for the set-up and the service."""
+    return KEYSTONE_CONF.format(logs=logs, state=state, events=events,
+                                capture_bodies=_ini_bool(capture_bodies))
+
+
+def _ini_bool(value):
+    return 'true' if value else 'false'
+
+
 def prepare(directory):
     """Databases and keys right after db_sync and bootstrap, in directory.
 
@@ -214,8 +224,8 @@ def prepare(directory):
     password = secrets.token_urlsafe(18)
     conf = os.path.join(directory, 'keystone-build.conf')
     with open(conf, 'w') as handle:
-        handle.write(KEYSTONE_CONF.format(logs=directory, state=directory,
-                                          events=directory))
+        handle.write(keystone_conf(logs=directory, state=directory,
+                                   events=directory))
     glance_conf = os.path.join(directory, 'glance-build.conf')
     with open(glance_conf, 'w') as handle:
         handle.write('[database]\nconnection = sqlite:///%s/glance.db\n'
@@ -408,8 +418,7 @@ class RealCloud:
         fill = {'logs': self.logs, 'state': self.state, 'events': self.events,
                 'etc': self.etc, 'glance_user': GLANCE_USER,
                 'glance_password': self.glance_password,
-                'service_project': SERVICE_PROJECT,
-                'capture_bodies': str(bool(self.capture_bodies)).lower()}
+                'service_project': SERVICE_PROJECT}
         keystone_port, glance_port = free_port(), free_port()
         fill['keystone_url'] = 'http://%s:%d' % (HOST, keystone_port)
         fill['glance_url'] = 'http://%s:%d' % (HOST, glance_port)
@@ -419,7 +428,8 @@ class RealCloud:
         os.makedirs(keystone_dir)
         os.makedirs(glance_dir)
         _write(os.path.join(keystone_dir, 'keystone.conf'),
-               KEYSTONE_CONF.format(**fill))
+               keystone_conf(fill['logs'], fill['state'], fill['events'],
+                             self.capture_bodies))
         fill['etc'] = glance_dir
         _write(os.path.join(glance_dir, 'glance-api.conf'),
                GLANCE_CONF.format(**fill))
