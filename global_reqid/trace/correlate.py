@@ -52,9 +52,8 @@ from global_reqid.trace import model
 
 #: Evidence kinds that come from our filter or client hook.
 EVENT_EVIDENCE = frozenset(('server', 'client'))
-#: The method of a hop that is work handed over by RPC: lines with a
-#: local id that another service served (path: the first logger).
-RPC = 'RPC'
+#: See :data:`global_reqid.trace.model.RPC`.
+RPC = model.RPC
 #: Seconds of slack around an access line's window: a line logged just
 #: after the response was sent, two clocks read in one process.
 WINDOW_SLACK = 0.05

@@ -81,6 +81,9 @@ def as_dict(record):
 #: The participant name for the program that started the action when
 #: nothing names it (an ``openstack`` command, a script).
 CLIENT = 'client'
+#: The method of a hop that is work handed over by RPC (nova-api's local id
+#: in nova-conductor's lines), not an HTTP call.
+RPC = 'RPC'
 
 #: Log levels that flag a line (and its hop) as an error.
 ERROR_LEVELS = frozenset(('ERROR', 'CRITICAL', 'FATAL'))

@@ -26,7 +26,7 @@ PARTICIPANT = re.compile(r'^    participant (P\d+) as (.+)$')
 STATEMENT = re.compile(
     r'^(?:%% [^\n]*|sequenceDiagram|    autonumber'
     r'|    participant P\d+ as [^;\n]+'
-    r'|    P\d+(?:->>|-->>|--x)P\d+: [^;\n]+'
+    r'|    P\d+(?:->>|-->>|--x|-\))P\d+: [^;\n]+'
     r'|    Note over P\d+: [^;\n]+'
     r'|    (?:de)?activate P\d+)$')
 ENTITY = re.compile(r'#\d+;')
@@ -39,6 +39,7 @@ TRACES = {
     'no_hops': trace_fixtures_render.no_hops,
     'nothing': trace_fixtures_render.nothing,
     'bare': trace_fixtures_render.bare,
+    'handed_over': trace_fixtures_render.handed_over,
 }
 
 
@@ -217,9 +218,26 @@ def test_the_real_parser_accepts_every_trace(parsed):
         kinds = [message['type'] for message in dump['messages']]
         assert kinds[0] == 'AUTONUMBER', name
         arrows = [kind for kind in kinds
-                  if kind in ('SOLID', 'DOTTED', 'DOTTED_CROSS')]
+                  if kind in ('SOLID', 'DOTTED', 'DOTTED_CROSS',
+                              'SOLID_POINT')]
         assert len(arrows) == 2 * len(_hops(TRACES[name]())), name
         assert kinds.count('ACTIVE_START') == kinds.count('ACTIVE_END')
+
+
+def test_work_handed_over_by_rpc_is_an_async_arrow():
+    """An RPC hop is drawn as an async message (-)), its answer as any."""
+    output = mermaid.render(trace_fixtures_render.handed_over())
+    assert '    P1-)P2: RPC nova.conductor.manager' in output.splitlines()
+    assert '    P2->>P3: GET /v3/p/attachments/a1' in output.splitlines()
+    assert len(re.findall(r'P\d->>P', output)) == 2
+
+
+@needs_node
+def test_the_parser_reads_the_rpc_arrow_as_async(parsed):
+    """mermaid understands -) as its async message type."""
+    _, dump = parsed['handed_over']
+    kinds = [message['type'] for message in dump['messages']]
+    assert kinds.count('SOLID_POINT') == 1
 
 
 @needs_node

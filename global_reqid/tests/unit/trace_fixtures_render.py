@@ -125,6 +125,24 @@ def bare():
                        stats=None)
 
 
+def handed_over():
+    """nova-api's request hands work to nova-conductor over RPC; the
+    conductor calls cinder."""
+    cinder = model.Hop(caller='nova-conductor', callee='cinder-api',
+                       method='GET', path='/v3/p/attachments/a1',
+                       status=200, start=T0 + 0.3, duration_ms=110.3)
+    rpc = model.Hop(caller='nova-api', callee='nova-conductor',
+                    method=model.RPC, path='nova.conductor.manager',
+                    start=T0 + 0.2, evidence=('logs',), children=[cinder])
+    root = model.Hop(caller='client', callee='nova-api', method='POST',
+                     path='/v2.1/servers', status=202, start=T0,
+                     duration_ms=250.0, children=[rpc])
+    return model.Trace(global_request_id=GLOBAL, queried_id=GLOBAL,
+                       roots=[root], participants=[
+                           'client', 'nova-api', 'nova-conductor',
+                           'cinder-api'], mode='logs')
+
+
 def chain(depth):
     """One call chain ``depth`` hops deep (each callee calls the next)."""
     root = hop = model.Hop(caller='client', callee='s0', method='GET',

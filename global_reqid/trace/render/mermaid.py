@@ -30,6 +30,7 @@ in other diagram types.
 """
 
 from global_reqid.events import redact
+from global_reqid.trace import model
 from global_reqid.trace.render import text
 
 #: Characters written as entity codes: Mermaid syntax, HTML, and the
@@ -159,7 +160,11 @@ def render(trace):
         hop = step.hop
         caller = aliases[text.clean(hop.caller, text.UNKNOWN)]
         callee = aliases[text.clean(hop.callee, text.UNKNOWN)]
-        out.append('%s%s->>%s: %s' % (INDENT, caller, callee, _request(hop)))
+        # NOTE: work handed over by RPC is drawn as Mermaid's async
+        # message (open arrowhead): no HTTP request was made.
+        arrow = '-)' if hop.method == model.RPC else '->>'
+        out.append('%s%s%s%s: %s' % (INDENT, caller, arrow, callee,
+                                     _request(hop)))
         out.append('%sactivate %s' % (INDENT, callee))
         open_hops.append((hop, depth))
     while open_hops:
