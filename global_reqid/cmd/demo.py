@@ -140,8 +140,7 @@ def run(directory, format_='text', lines=False):
         sys.stderr.write('global-reqid-trace demo: no records for %s in %d '
                          'files\n' % (global_id, stats.files))
         return 1
-    color = (format_ == 'text' and out.isatty()
-             and not os.environ.get('NO_COLOR'))
+    color = trace_cmd.use_color('auto', format_, out)
     shown = trace_cmd.render(trace, format_, lines=lines, color=color)
     out.write(shown if shown.endswith('\n') else shown + '\n')
     out.write('\nfiles:\n')
@@ -165,23 +164,18 @@ def run(directory, format_='text', lines=False):
     return 0
 
 
-def _walk(hops, depth=0):
-    """(depth, hop) for every hop, depth first, in order."""
-    stack = [(depth, hop) for hop in reversed(hops)]
-    while stack:
-        depth, hop = stack.pop()
-        yield depth, hop
-        stack.extend((depth + 1, child) for child in reversed(hop.children))
-
-
 def check(trace, global_id, project_id):
     """What differs between ``trace`` and :data:`EXPECTED`, as sentences."""
     problems = []
     if trace.global_request_id != global_id:
         problems.append('the trace is of %s, not %s'
                         % (trace.global_request_id, global_id))
+    # NOTE: imported here so that `demo --help` answers fast.
+    from global_reqid.trace.render import text
+
     got = []
-    for depth, hop in _walk(trace.roots):
+    for step in text.walk(trace.roots):
+        depth, hop = len(step.lasts) - 1, step.hop
         got.append((depth, hop.caller, hop.callee, hop.method, hop.route,
                     hop.status))
         if hop.global_request_id != global_id:

@@ -256,7 +256,7 @@ def collect(queried, events=(), logs=(), paths=(), journal=False,
 
     stats = model.Stats()
     progress = scan.Progress(sys.stderr)
-    collected = _Collected(verbose)
+    collected = _Collected()
     if any(source.path == sources_mod.STDIN for source in sources):
         # Read once, scanned up to three times (queried id, global id,
         # local ids): a spool file on disk, not memory.
@@ -294,12 +294,11 @@ def collect(queried, events=(), logs=(), paths=(), journal=False,
 class _Collected:
     """Events and log lines found so far, each source line once."""
 
-    def __init__(self, verbose):
+    def __init__(self):
         self.events = []
         self.lines = []
         self.seen = set()
         self.skipped_where = []
-        self.verbose = verbose
         self.stdin = None
 
 
@@ -353,13 +352,21 @@ def _collect(collected, sources, request_ids, stats, jobs, progress,
 
 
 def _color(args):
-    if args.color == 'always':
+    return use_color(args.color, args.format, sys.stdout,
+                     to_file=bool(args.output))
+
+
+def use_color(choice, format_, stream, to_file=False):
+    """Whether text goes out in colour: ``choice`` is ``--color``
+    (``always``, ``never`` or ``auto``: on a terminal only, NO_COLOR
+    honoured); only the ``text`` format has colour."""
+    if choice == 'always':
         return True
-    if args.color == 'never' or args.format != 'text' or args.output:
+    if choice == 'never' or format_ != 'text' or to_file:
         return False
     if os.environ.get('NO_COLOR'):
         return False
-    return sys.stdout.isatty()
+    return stream.isatty()
 
 
 def render(trace, format_, lines=False, color=False):

@@ -17,20 +17,19 @@ _CAPTURED_ENVIRON_HEADERS = {'CONTENT_TYPE': 'Content-Type',
 _REQUEST_ID_KEY = 'X-Openstack-Request-Id'
 
 
-def _request_headers(environ, held=None):
+def _request_headers(environ, held):
     headers = {}
     for key, value in environ.items():
         if key.startswith('HTTP_'):
             headers[key[5:].replace('_', '-').title()] = value
         elif key in _CAPTURED_ENVIRON_HEADERS:
             headers[_CAPTURED_ENVIRON_HEADERS[key]] = value
-    if held is not None:
-        # NOTE: the filter has already put its local id (or the global
-        # id) in the environ's header for the app; the caller sent the
-        # global id, and an invalid value is never shown.
-        headers.pop(_REQUEST_ID_KEY, None)
-        if held.global_request_id is not None:
-            headers[_REQUEST_ID_KEY] = held.global_request_id
+    # NOTE: the filter has already put its local id (or the global id) in
+    # the environ's header for the app; the caller sent the global id, and
+    # an invalid value is never shown.
+    headers.pop(_REQUEST_ID_KEY, None)
+    if held.global_request_id is not None:
+        headers[_REQUEST_ID_KEY] = held.global_request_id
     return headers
 
 

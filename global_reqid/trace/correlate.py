@@ -52,8 +52,6 @@ from global_reqid.trace import model
 
 #: Evidence kinds that come from our filter or client hook.
 EVENT_EVIDENCE = frozenset(('server', 'client'))
-#: See :data:`global_reqid.trace.model.RPC`.
-RPC = model.RPC
 #: Seconds of slack around an access line's window: a line logged just
 #: after the response was sent, two clocks read in one process.
 WINDOW_SLACK = 0.05
@@ -463,7 +461,7 @@ class _Builder:
                       if logger.startswith(top)), None) or next(
                           iter(loggers), None)
         hop = model.Hop(
-            caller=owner.hop.callee, callee=name, method=RPC,
+            caller=owner.hop.callee, callee=name, method=model.RPC,
             path=first,
             start=request.start, global_request_id=self.global_id,
             request_id=local, parent_request_id=local,
@@ -708,7 +706,7 @@ def _nest_unlogged_callers(nodes, parent, how):
         end = hop.start + (hop.duration_ms or 0.0) / 1000.0
         for j in holding.holding(hop.start):
             other = nodes[j].hop
-            if j == i or holding.ends_of[j] < end or \
+            if j == i or other.start + other.duration_ms / 1000.0 < end or \
                     _related(other.callee, hop.callee) or \
                     _descends(parent, j, i):
                 continue
@@ -775,7 +773,6 @@ class _Intervals:
         for end in self.ends:
             reach = max(reach, end)
             self.reach.append(reach)
-        self.ends_of = dict(zip(self.values, self.ends, strict=True))
 
     def innermost(self, moment, skip=None):
         """The value of the latest-starting interval holding ``moment``."""

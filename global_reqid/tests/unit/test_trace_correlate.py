@@ -638,7 +638,7 @@ def test_lines_of_a_served_id_in_another_service_are_handed_work():
     assert shape([root]) == [
         (model.CLIENT, 'nova-api', 'POST', '/v2.1/servers', 202)]
     handed, = root.children
-    assert shape([handed]) == [('nova-api', 'nova-conductor', correlate.RPC,
+    assert shape([handed]) == [('nova-api', 'nova-conductor', model.RPC,
                                 'nova.conductor.manager', None)]
     assert handed.lines == conductor and handed.request_id == NOVA
     assert [(h.caller, h.callee) for h in handed.children] == [
